@@ -1,0 +1,149 @@
+"""Refusals from the database, one exception class per SQLSTATE.
+
+Every refusal a bookingdb function raises has a code of class ``BK``
+(``bookingdb.error_codes()`` in SQL lists them). :func:`translate` is the one
+place that turns a psycopg error into the matching class here; callers catch
+:class:`BookingError` or one of its subclasses and read ``sqlstate``,
+``detail`` and ``hint``.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+
+class BookingError(Exception):
+    """Base of every refusal. ``sqlstate`` is the BK code, ``detail`` the facts."""
+
+    sqlstate: str = ""
+    retryable: bool = False
+
+    def __init__(self, message: str, *, sqlstate: str | None = None, detail: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
+        self.detail = detail
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.sqlstate}: {self.message}" if self.sqlstate else self.message
+        if self.detail:
+            text += f" ({self.detail})"
+        return text
+
+
+class SlotUnavailable(BookingError):
+    """BK001: an exclusive resource is already taken for (part of) that time.
+    Offer the customer another time or resource."""
+
+    sqlstate = "BK001"
+
+
+class CapacityExceeded(BookingError):
+    """BK002: a shared resource has fewer free units than requested at some
+    instant of that time. Offer fewer places or another time."""
+
+    sqlstate = "BK002"
+
+
+class HoldExpired(BookingError):
+    """BK003: the hold expired or was released. Create a new hold."""
+
+    sqlstate = "BK003"
+
+
+class VersionConflict(BookingError):
+    """BK004: the booking changed since you read it (``detail`` has the current
+    version). Re-read it and decide again."""
+
+    sqlstate = "BK004"
+
+
+class IdempotencyConflict(BookingError):
+    """BK005: the idempotency key was already used for a different request.
+    Use a fresh key for a new request."""
+
+    sqlstate = "BK005"
+
+
+class InvalidTransition(BookingError):
+    """BK006: the booking's status does not allow this change (e.g. cancelling a
+    hold: release it instead)."""
+
+    sqlstate = "BK006"
+
+
+class NotFound(BookingError):
+    """BK007: no such venue, resource or booking in this venue."""
+
+    sqlstate = "BK007"
+
+
+class ValidationError(BookingError):
+    """Base of the refusals caused by the request itself; fix the input."""
+
+
+class InvalidArgument(ValidationError):
+    """BK008: an argument is missing or malformed (empty resource list, unknown
+    time zone, non-positive ttl, customer not a JSON object, ...)."""
+
+    sqlstate = "BK008"
+
+
+class InvalidTimeRange(ValidationError):
+    """BK011: start or end missing or infinite, or the end is not after the start."""
+
+    sqlstate = "BK011"
+
+
+class InPast(ValidationError):
+    """BK012: the booking would start in the past."""
+
+    sqlstate = "BK012"
+
+
+class PartySizeNotAllowed(ValidationError):
+    """BK014: the party size is outside the venue's limits or does not fit the
+    resources' seats_min/seats_max."""
+
+    sqlstate = "BK014"
+
+
+class QuantityNotAllowed(ValidationError):
+    """BK017: quantity below 1 or above a resource's capacity."""
+
+    sqlstate = "BK017"
+
+
+ERRORS: dict[str, type[BookingError]] = {
+    cls.sqlstate: cls
+    for cls in (
+        SlotUnavailable,
+        CapacityExceeded,
+        HoldExpired,
+        VersionConflict,
+        IdempotencyConflict,
+        InvalidTransition,
+        NotFound,
+        InvalidArgument,
+        InvalidTimeRange,
+        InPast,
+        PartySizeNotAllowed,
+        QuantityNotAllowed,
+    )
+}
+
+
+def translate(error: psycopg.Error) -> BookingError | None:
+    """The :class:`BookingError` for a database error of class BK, else None."""
+    diag = error.diag
+    code = diag.sqlstate or ""
+    cls = ERRORS.get(code)
+    if cls is None:
+        if not code.startswith("BK"):
+            return None
+        cls = BookingError
+    return cls(diag.message_primary or str(error), sqlstate=code, detail=diag.message_detail,
+               hint=diag.message_hint)

@@ -1,0 +1,93 @@
+"""Typed, frozen results of the bookingdb functions (one class per result shape)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Who a booking is for. Stored as a JSON object with these keys."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+    notes: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {key: value for key, value in asdict(self).items() if value is not None}
+        if self.date_of_birth is not None:
+            data["date_of_birth"] = self.date_of_birth.isoformat()
+        return data
+
+
+CustomerLike = Customer | Mapping[str, Any]
+
+
+def customer_json(customer: CustomerLike | None) -> str | None:
+    """The JSON text sent to the database for a customer argument."""
+    if customer is None:
+        return None
+    data = customer.to_json() if isinstance(customer, Customer) else dict(customer)
+    return json.dumps(data)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A booking as the database reports it. ``status`` is effective: a hold
+    whose ``expires_at`` has passed reads ``expired``."""
+
+    id: int
+    venue_id: int
+    reference: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    party_size: int
+    quantity: int
+    resource_ids: tuple[int, ...]
+    customer: dict[str, Any] | None
+    payment_ref: str | None
+    expires_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    cancel_reason: str | None
+
+    @classmethod
+    def from_row(cls, **row: Any) -> Booking:
+        row["resource_ids"] = tuple(row["resource_ids"] or ())
+        return cls(**row)
+
+    @property
+    def occupying(self) -> bool:
+        """True while the booking holds its slot (live hold, pending, confirmed)."""
+        return self.status in ("held", "pending", "confirmed")
+
+
+@dataclass(frozen=True)
+class BookingSlot:
+    """One row of ``list_bookings``: a booking's claim on one resource."""
+
+    booking_id: int
+    reference: str
+    status: str
+    resource_id: int
+    starts_at: datetime
+    ends_at: datetime
+    quantity: int
+    expires_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class InvariantViolation:
+    """One row of ``verify_invariants``: which invariant (I1-I6) and the facts."""
+
+    invariant: str
+    detail: str

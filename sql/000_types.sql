@@ -1,0 +1,39 @@
+-- Result types of the public functions. They are the contract callers see,
+-- deliberately separate from the tables, which may change between versions.
+
+CREATE TYPE bookingdb.booking AS (
+    id            bigint,
+    venue_id      bigint,
+    reference     text,
+    status        text,
+    starts_at     timestamptz,
+    ends_at       timestamptz,
+    party_size    int,
+    quantity      int,
+    resource_ids  bigint[],
+    customer      jsonb,
+    payment_ref   text,
+    expires_at    timestamptz,
+    version       int,
+    created_at    timestamptz,
+    updated_at    timestamptz,
+    cancel_reason text
+);
+
+COMMENT ON TYPE bookingdb.booking IS
+    'A booking as every public function returns it. status is the effective status: '
+    'a hold past expires_at reads as expired whether or not a sweeper has run.';
+
+-- One row of list_bookings: a booking's claim on one resource. A type rather
+-- than RETURNS TABLE because its columns share names with the arguments.
+CREATE TYPE bookingdb.booking_slot AS (
+    booking_id  bigint,
+    reference   text,
+    status      text,
+    resource_id bigint,
+    starts_at   timestamptz,
+    ends_at     timestamptz,
+    quantity    int,
+    expires_at  timestamptz,
+    version     int
+);

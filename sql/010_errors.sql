@@ -1,0 +1,27 @@
+-- The catalogue of refusals. Every RAISE in sql/ uses one of these SQLSTATEs
+-- (class BK); the Python package maps each to one exception class and the
+-- README documents them. A test checks that the three agree.
+
+CREATE FUNCTION bookingdb.error_codes()
+RETURNS TABLE (code text, name text, meaning text, retryable boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    VALUES
+        ('BK001', 'slot_unavailable',     'An exclusive resource is already taken for (part of) that time.', false),
+        ('BK002', 'capacity_exceeded',    'A shared resource has fewer free units than requested at some instant of that time.', false),
+        ('BK003', 'hold_expired',         'The hold has expired or was released; it can no longer be confirmed, extended or released.', false),
+        ('BK004', 'version_conflict',     'expected_version does not match the booking''s current version (DETAIL has it); re-read and retry.', false),
+        ('BK005', 'idempotency_conflict', 'The idempotency key was already used for a different request.', false),
+        ('BK006', 'invalid_transition',   'The booking''s status does not allow this change.', false),
+        ('BK007', 'not_found',            'No such venue, resource or booking in this venue.', false),
+        ('BK008', 'invalid_argument',     'An argument is missing or malformed (empty resource list, bad time zone, non-positive ttl, customer not a JSON object, ...).', false),
+        ('BK011', 'invalid_time_range',   'starts_at/ends_at missing, infinite, or ends_at not after starts_at.', false),
+        ('BK012', 'in_the_past',          'The booking would start in the past.', false),
+        ('BK014', 'party_size_not_allowed', 'Party size outside the venue''s limits or the resources'' seats_min/seats_max.', false),
+        ('BK017', 'quantity_not_allowed', 'Quantity below 1 or above a resource''s capacity.', false)
+$$;
+
+COMMENT ON FUNCTION bookingdb.error_codes() IS
+    'The documented refusal codes (SQLSTATE class BK): code, name, meaning, retryable. '
+    'Every refusal raised by a bookingdb function uses one of these codes and writes nothing.';

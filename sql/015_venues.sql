@@ -1,0 +1,73 @@
+-- Venues (tenants) and their bookable resources.
+
+CREATE FUNCTION bookingdb.create_venue(name text, timezone text DEFAULT 'UTC')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'venue name must be 1 to 200 characters',
+            DETAIL = format('name length: %s', length(name));
+    END IF;
+    -- Local times are turned into instants with this zone, never the
+    -- session's; so it must be a zone PostgreSQL knows.
+    IF timezone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = timezone) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'unknown time zone',
+            DETAIL = format('timezone: %s', coalesce(timezone, 'NULL')),
+            HINT = 'Use an IANA zone name such as Europe/London.';
+    END IF;
+    INSERT INTO bookingdb.venues (name, timezone)
+    VALUES (create_venue.name, create_venue.timezone)
+    RETURNING venues.venue_id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.create_venue(text, text) IS
+    'Creates a venue (tenant) with an IANA time zone and default rules; returns its venue_id. '
+    'Refusals: BK008 empty/over-long name or unknown time zone.';
+
+CREATE FUNCTION bookingdb.add_resource(
+    venue_id bigint, name text, capacity int DEFAULT 1,
+    seats_min int DEFAULT 1, seats_max int DEFAULT NULL, kind text DEFAULT 'table')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = add_resource.venue_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
+            DETAIL = format('venue_id: %s', add_resource.venue_id);
+    END IF;
+    IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 200
+       OR kind IS NULL OR length(btrim(kind)) = 0 OR length(kind) > 50 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource name must be 1 to 200 characters and kind 1 to 50',
+            DETAIL = format('name length: %s, kind length: %s', length(name), length(kind));
+    END IF;
+    IF capacity IS NULL OR capacity < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'capacity must be at least 1',
+            DETAIL = format('capacity: %s', coalesce(capacity::text, 'NULL'));
+    END IF;
+    IF seats_min IS NULL OR seats_min < 1 OR seats_max < seats_min THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'seats_min must be at least 1 and seats_max at least seats_min',
+            DETAIL = format('seats_min: %s, seats_max: %s', coalesce(seats_min::text, 'NULL'),
+                            coalesce(seats_max::text, 'NULL'));
+    END IF;
+    INSERT INTO bookingdb.resources (venue_id, name, kind, capacity, seats_min, seats_max)
+    VALUES (add_resource.venue_id, add_resource.name, add_resource.kind, add_resource.capacity,
+            add_resource.seats_min, add_resource.seats_max)
+    RETURNING resources.resource_id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.add_resource(bigint, text, int, int, int, text) IS
+    'Adds a bookable resource to a venue; returns its resource_id. capacity 1 = exclusive (a table, a seat), '
+    'N = shared (a class, a standing area). seats_min/seats_max: party sizes that fit (NULL max = no limit). '
+    'Refusals: BK007 unknown venue; BK008 bad name, kind, capacity or seats.';

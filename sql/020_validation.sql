@@ -1,0 +1,129 @@
+-- Shared checks and small internal helpers every booking path uses.
+
+-- The key of a resource's transaction-scoped advisory lock. The constant in
+-- the high bits ('BKDB') keeps our keys away from small integers other
+-- applications lock; resource ids are unique across venues.
+CREATE FUNCTION bookingdb._lock_key(resource_id bigint)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT resource_id # x'424B444200000000'::bigint $$;
+
+-- A booking row as callers see it. A hold past expires_at reads as expired
+-- whether or not anything has marked it yet (I4).
+CREATE FUNCTION bookingdb._as_booking(b bookingdb.bookings)
+RETURNS bookingdb.booking
+LANGUAGE sql STABLE
+AS $$
+    SELECT ROW(b.booking_id, b.venue_id, b.reference,
+               CASE WHEN b.status = 'held' AND b.expires_at <= now() THEN 'expired' ELSE b.status END,
+               b.starts_at, b.ends_at, b.party_size, b.quantity, b.resource_ids, b.customer,
+               b.payment_ref, b.expires_at, b.version, b.created_at, b.updated_at,
+               b.cancel_reason)::bookingdb.booking
+$$;
+
+-- The highest number of units in use at any instant of `blocked` on one
+-- shared resource, ignoring `exclude_booking_id`. A sweep over start (+q) and
+-- end (-q) events: counting overlapping bookings instead would refuse a
+-- 10:00-11:00 booking next to 09:00-10:00 and 11:00-12:00 ones that never
+-- meet. Ends sort before starts at the same instant because ranges are [).
+CREATE FUNCTION bookingdb._max_occupancy(
+    p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint)
+RETURNS int
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT coalesce(max(running), 0)::int
+    FROM (
+        SELECT sum(e.delta) OVER (ORDER BY e.at, e.delta ROWS UNBOUNDED PRECEDING) AS running
+        FROM bookingdb.allocations a,
+             LATERAL (VALUES (greatest(lower(a.blocked), lower(p_blocked)), a.quantity),
+                             (upper(a.blocked), -a.quantity)) AS e(at, delta)
+        WHERE a.venue_id = p_venue_id
+          AND a.resource_id = p_resource_id
+          AND a.active AND NOT a.exclusive
+          AND a.blocked && p_blocked
+          AND (a.expires_at IS NULL OR a.expires_at > now())
+          AND a.booking_id IS DISTINCT FROM p_exclude_booking_id
+    ) AS s
+$$;
+
+-- Validates a booking request against the venue and its resources in one
+-- query and returns what the writers need. Every booking path (hold, atomic
+-- booking, reschedule) calls it, so no path can skip a rule. Later rules
+-- (opening hours, notice, advance) belong here too.
+CREATE FUNCTION bookingdb._prepare(
+    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
+    p_party_size int, p_quantity int,
+    OUT hold_ttl interval, OUT resource_ids bigint[], OUT shared_ids bigint[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_found      boolean;
+    v_min_party  int;
+    v_max_party  int;
+    v_min_cap    int;
+    v_seats_min  int;
+    v_seats_max  bigint;
+BEGIN
+    SELECT true, v.hold_ttl, v.min_party, v.max_party,
+           array_agg(r.resource_id ORDER BY r.resource_id) FILTER (WHERE r.resource_id IS NOT NULL),
+           array_agg(r.resource_id ORDER BY r.resource_id) FILTER (WHERE r.capacity > 1),
+           min(r.capacity), max(r.seats_min),
+           -- NULL seats_max means no limit: the sum is then unbounded.
+           CASE WHEN bool_or(r.resource_id IS NOT NULL AND r.seats_max IS NULL) THEN NULL
+                ELSE sum(r.seats_max) END
+      INTO v_found, hold_ttl, v_min_party, v_max_party, resource_ids, shared_ids,
+           v_min_cap, v_seats_min, v_seats_max
+      FROM bookingdb.venues v
+      LEFT JOIN bookingdb.resources r
+        ON r.venue_id = v.venue_id AND r.resource_id = ANY (p_resource_ids)
+     WHERE v.venue_id = p_venue_id
+     GROUP BY v.venue_id;
+
+    IF v_found IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
+            DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
+    END IF;
+    IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
+       OR p_ends_at <= p_starts_at THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(p_starts_at::text, 'NULL'),
+                            coalesce(p_ends_at::text, 'NULL')),
+            HINT = 'ends_at must be after starts_at, and both finite.';
+    END IF;
+    IF p_starts_at < now() THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK012', MESSAGE = 'booking would start in the past',
+            DETAIL = format('starts_at: %s, now: %s', p_starts_at, now());
+    END IF;
+    IF p_party_size IS NULL OR p_party_size < v_min_party OR p_party_size > v_max_party THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
+            DETAIL = format('party_size: %s, venue allows %s to %s',
+                            coalesce(p_party_size::text, 'NULL'), v_min_party, v_max_party);
+    END IF;
+    IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
+            DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));
+    END IF;
+    -- Duplicated ids name the same resource once.
+    IF coalesce(cardinality(resource_ids), 0)
+       <> (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
+            DETAIL = format('missing resource_ids: %s',
+                            (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(p_resource_ids) AS x
+                              WHERE x <> ALL (coalesce(resource_ids, '{}'))));
+    END IF;
+    IF p_quantity IS NULL OR p_quantity < 1 OR p_quantity > v_min_cap THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
+            DETAIL = format('quantity: %s, smallest capacity among the resources: %s',
+                            coalesce(p_quantity::text, 'NULL'), v_min_cap);
+    END IF;
+    -- A party spread over pushed-together tables must need every table
+    -- (at least the largest seats_min) and fit in their seats together.
+    IF p_party_size < v_seats_min OR p_party_size > v_seats_max THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size does not fit the resources',
+            DETAIL = format('party_size: %s, resources seat %s to %s', p_party_size, v_seats_min,
+                            coalesce(v_seats_max::text, 'any number'));
+    END IF;
+END
+$$;

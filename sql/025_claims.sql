@@ -1,0 +1,289 @@
+-- The one implementation behind every way of taking a slot: create_hold,
+-- create_booking_atomic and reschedule_booking all go through _book or
+-- _place, so the locking and conflict rules exist once.
+
+-- Human reference code, e.g. BK-7Q3M-X2PD (Crockford's alphabet: no I, L,
+-- O, U). A plain SQL expression so the planner inlines it into the INSERT.
+CREATE FUNCTION bookingdb._new_reference()
+RETURNS text
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT 'BK-'
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || '-'
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+        || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
+$$;
+
+-- Shared resources (capacity > 1): lock each resource, then check that the
+-- highest occupancy at any instant plus the request fits. The lock is per
+-- resource and transaction-scoped (safe under PgBouncer transaction pooling),
+-- taken in sorted order so that bookings naming several resources cannot
+-- wait on each other in a cycle.
+CREATE FUNCTION bookingdb._check_shared(
+    p_venue_id bigint, p_shared_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
+    p_quantity int, p_exclude_booking_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_full text;
+BEGIN
+    -- Lock-then-read is only sound when the read sees what the previous lock
+    -- holder committed, i.e. with a fresh snapshot per statement.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008',
+            MESSAGE = 'shared resources cannot be booked in a REPEATABLE READ transaction',
+            HINT = 'Use READ COMMITTED (the default) or SERIALIZABLE.';
+    END IF;
+    -- unnest keeps the (sorted) array order, so locks are taken in id order.
+    PERFORM pg_advisory_xact_lock(bookingdb._lock_key(x)) FROM unnest(p_shared_ids) AS x;
+
+    SELECT string_agg(format('resource %s: %s of %s units in use', r.resource_id, occ.used, r.capacity),
+                      '; ' ORDER BY r.resource_id)
+      INTO v_full
+      FROM bookingdb.resources r,
+           LATERAL (SELECT bookingdb._max_occupancy(
+                        p_venue_id, r.resource_id,
+                        tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
+                        p_exclude_booking_id) AS used) AS occ
+     WHERE r.venue_id = p_venue_id
+       AND r.resource_id = ANY (p_shared_ids)
+       AND occ.used + p_quantity > r.capacity;
+
+    IF v_full IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK002', MESSAGE = 'capacity exceeded',
+            DETAIL = format('requested %s; %s', p_quantity, v_full);
+    END IF;
+END
+$$;
+
+-- Writes a booking's allocations (one per resource). Exclusive resources are
+-- guarded by the exclusion constraint; an expired hold that is still marked
+-- active is expired here, lazily, and the insert retried once, so no cron is
+-- needed for correctness. Raises BK001 naming the resources still taken;
+-- the exception undoes everything the calling function wrote.
+CREATE FUNCTION bookingdb._place(
+    p_venue_id bigint, p_booking_id bigint, p_resource_ids bigint[],
+    p_starts_at timestamptz, p_ends_at timestamptz, p_quantity int, p_expires_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_todo bigint[] := p_resource_ids;
+BEGIN
+    FOR attempt IN 1..2 LOOP
+        -- ON CONFLICT DO NOTHING, not a plain INSERT: plain inserts racing
+        -- into an exclusion constraint can deadlock (40P01); this way a taken
+        -- slot is simply "no row". Rows go in resource order so two
+        -- multi-resource bookings wait for each other in one direction only.
+        WITH placed AS (
+            INSERT INTO bookingdb.allocations
+                (venue_id, booking_id, resource_id, blocked, quantity, exclusive, expires_at)
+            SELECT p_venue_id, p_booking_id, r.resource_id,
+                   tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
+                   p_quantity, r.capacity = 1, p_expires_at
+              FROM bookingdb.resources r
+             WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (v_todo)
+             ORDER BY r.resource_id
+            ON CONFLICT DO NOTHING
+            RETURNING resource_id
+        )
+        SELECT array_agg(x ORDER BY x) INTO v_todo
+          FROM unnest(v_todo) AS x
+         WHERE x NOT IN (SELECT resource_id FROM placed);
+
+        IF v_todo IS NULL THEN
+            RETURN;
+        END IF;
+        EXIT WHEN attempt = 2;
+
+        -- Lazy expiry of the holds in the way. Rows are locked in id order
+        -- so two bookings expiring the same holds cannot deadlock; the status
+        -- change deactivates all of a hold's allocations (trigger), not just
+        -- the one in the way.
+        UPDATE bookingdb.bookings b
+           SET status = 'expired'
+         WHERE b.venue_id = p_venue_id
+           AND b.booking_id IN (
+                SELECT h.booking_id
+                  FROM bookingdb.bookings h
+                 WHERE h.venue_id = p_venue_id
+                   AND h.status = 'held' AND h.expires_at <= now()
+                   AND h.booking_id IN (
+                        SELECT a.booking_id
+                          FROM bookingdb.allocations a
+                          JOIN bookingdb.resources r
+                            ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
+                         WHERE a.venue_id = p_venue_id
+                           AND a.resource_id = ANY (v_todo)
+                           AND a.active AND a.exclusive
+                           AND a.expires_at <= now()
+                           AND a.blocked && tstzrange(p_starts_at - r.buffer_before,
+                                                      p_ends_at + r.buffer_after))
+                 ORDER BY h.booking_id
+                   FOR UPDATE)
+           AND b.status = 'held';
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+
+    RAISE EXCEPTION USING ERRCODE = 'BK001', MESSAGE = 'slot unavailable',
+        DETAIL = format('resource_ids taken between %s and %s: %s', p_starts_at, p_ends_at, v_todo),
+        HINT = 'Choose another time or resource; check_availability answers without booking.';
+END
+$$;
+
+-- Replaying an idempotency key: the same request gets the original booking
+-- back (no second row, no error); a different request is refused.
+CREATE FUNCTION bookingdb._replay(b bookingdb.bookings, p_request_hash bigint)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+BEGIN
+    IF b.request_hash IS DISTINCT FROM p_request_hash THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK005', MESSAGE = 'idempotency key reused for a different request',
+            DETAIL = format('idempotency_key: %s already names booking %s (%s)',
+                            b.idempotency_key, b.booking_id, b.reference),
+            HINT = 'Use a new key for a new request.';
+    END IF;
+    RETURN bookingdb._as_booking(b);
+END
+$$;
+
+-- Creates a held or confirmed booking. Statements on the common path:
+-- validate (one query), [idempotency lookup], [shared-capacity lock+check],
+-- insert the booking, insert its allocations.
+CREATE FUNCTION bookingdb._book(
+    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
+    p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
+    p_customer jsonb, p_payment_ref text, p_ttl interval)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_req     record;
+    v_row     bookingdb.bookings;
+    v_expires timestamptz;
+    v_hash    bigint;
+BEGIN
+    v_req := bookingdb._prepare(p_venue_id, p_resource_ids, p_starts_at, p_ends_at,
+                                p_party_size, p_quantity);
+
+    IF p_customer IS NOT NULL AND jsonb_typeof(p_customer) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer must be a JSON object',
+            DETAIL = format('customer is a JSON %s', jsonb_typeof(p_customer));
+    END IF;
+    IF p_status = 'held' THEN
+        IF p_ttl <= interval '0' THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'ttl must be positive',
+                DETAIL = format('ttl: %s', p_ttl);
+        END IF;
+        v_expires := now() + coalesce(p_ttl, v_req.hold_ttl);
+    END IF;
+
+    IF p_idempotency_key IS NOT NULL THEN
+        -- Epoch seconds, not timestamptz::text: the fingerprint must not
+        -- depend on the session's TimeZone.
+        v_hash := hashtextextended(concat_ws('|', p_status, v_req.resource_ids::text,
+                      extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
+                      p_party_size, p_quantity, p_customer::text, p_payment_ref, p_ttl), 0);
+        SELECT * INTO v_row FROM bookingdb.bookings b
+         WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RETURN bookingdb._replay(v_row, v_hash);
+        END IF;
+    END IF;
+
+    IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
+                                        p_quantity, NULL);
+    END IF;
+
+    FOR attempt IN 1..5 LOOP
+        -- DO NOTHING covers both unique keys: a twin request with the same
+        -- idempotency key that committed first, or (rarely) a reference code
+        -- that is already in use in this venue.
+        INSERT INTO bookingdb.bookings
+            (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
+             customer, payment_ref, idempotency_key, request_hash, expires_at)
+        VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
+                p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
+                p_idempotency_key, v_hash, v_expires)
+        ON CONFLICT DO NOTHING
+        RETURNING * INTO v_row;
+        EXIT WHEN FOUND;
+        IF p_idempotency_key IS NOT NULL THEN
+            SELECT * INTO v_row FROM bookingdb.bookings b
+             WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
+            IF FOUND THEN
+                RETURN bookingdb._replay(v_row, v_hash);
+            END IF;
+        END IF;
+    END LOOP;
+    IF v_row.booking_id IS NULL THEN
+        RAISE EXCEPTION 'could not allocate a unique booking reference in venue %', p_venue_id;
+    END IF;
+
+    PERFORM bookingdb._place(p_venue_id, v_row.booking_id, v_req.resource_ids,
+                             p_starts_at, p_ends_at, p_quantity, v_expires);
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+-- Locks one booking of a venue for a change and applies the checks every
+-- change shares: it exists here (BK007) and expected_version matches (BK004).
+CREATE FUNCTION bookingdb._lock_booking(p_venue_id bigint, p_booking_id bigint, p_expected_version int)
+RETURNS bookingdb.bookings
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings;
+BEGIN
+    SELECT * INTO v_row FROM bookingdb.bookings b
+     WHERE b.venue_id = p_venue_id AND b.booking_id = p_booking_id
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',
+            DETAIL = format('venue_id: %s, booking_id: %s', coalesce(p_venue_id::text, 'NULL'),
+                            coalesce(p_booking_id::text, 'NULL'));
+    END IF;
+    IF p_expected_version IS NOT NULL AND p_expected_version <> v_row.version THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK004', MESSAGE = 'version conflict',
+            DETAIL = format('expected version %s, current version %s', p_expected_version, v_row.version),
+            HINT = 'Re-read the booking and retry with its current version.';
+    END IF;
+    RETURN v_row;
+END
+$$;
+
+-- A hold that can no longer be used: BK003 when it expired or was released,
+-- BK006 for any other status.
+CREATE FUNCTION bookingdb._require_live_hold(b bookingdb.bookings, p_action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+BEGIN
+    IF b.status IN ('released', 'expired') OR (b.status = 'held' AND b.expires_at <= now()) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK003', MESSAGE = 'hold expired or released',
+            DETAIL = format('booking %s (%s) is %s; expires_at: %s; cannot %s', b.booking_id,
+                            b.reference, (bookingdb._as_booking(b)).status, b.expires_at, p_action),
+            HINT = 'Create a new hold.';
+    END IF;
+    IF b.status <> 'held' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
+            DETAIL = format('booking %s (%s) is %s; cannot %s', b.booking_id, b.reference,
+                            b.status, p_action);
+    END IF;
+END
+$$;

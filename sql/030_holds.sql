@@ -1,0 +1,138 @@
+-- Holds: a short claim on a slot while the customer checks out. A hold
+-- expires by itself: nothing needs to run for an expired hold to stop
+-- blocking (see _place); expire_holds only keeps the tables tidy.
+
+CREATE FUNCTION bookingdb.create_hold(
+    venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
+    party_size int DEFAULT 1, quantity int DEFAULT 1, idempotency_key text DEFAULT NULL,
+    ttl interval DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE sql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT bookingdb._book(
+        p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
+        p_ends_at => ends_at, p_party_size => party_size, p_quantity => quantity,
+        p_idempotency_key => idempotency_key, p_status => 'held', p_customer => NULL,
+        p_payment_ref => NULL, p_ttl => ttl)
+$$;
+
+COMMENT ON FUNCTION bookingdb.create_hold(bigint, bigint[], timestamptz, timestamptz, int, int, text, interval) IS
+    'Holds resources for [starts_at, ends_at) until now() + ttl (default: the venue''s hold_ttl); returns the '
+    'booking (status held, expires_at set). All resources or none. Same idempotency_key + same request returns '
+    'the original booking. Refusals: BK001 taken, BK002 full, BK005 key reused, BK007 unknown venue/resource, '
+    'BK008 bad argument, BK011 bad range, BK012 in the past, BK014 party size, BK017 quantity.';
+
+CREATE FUNCTION bookingdb.confirm_hold(
+    venue_id bigint, booking_id bigint, customer jsonb DEFAULT NULL, payment_ref text DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+BEGIN
+    -- Confirming twice (a retried click) returns the booking unchanged.
+    IF v_row.status = 'confirmed'
+       AND (customer IS NULL OR customer = v_row.customer)
+       AND (payment_ref IS NULL OR payment_ref = v_row.payment_ref) THEN
+        RETURN bookingdb._as_booking(v_row);
+    END IF;
+    PERFORM bookingdb._require_live_hold(v_row, 'confirm');
+    IF customer IS NOT NULL AND jsonb_typeof(customer) <> 'object' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer must be a JSON object',
+            DETAIL = format('customer is a JSON %s', jsonb_typeof(customer));
+    END IF;
+    UPDATE bookingdb.bookings b
+       SET status = 'confirmed', expires_at = NULL,
+           customer = coalesce(confirm_hold.customer, b.customer),
+           payment_ref = coalesce(confirm_hold.payment_ref, b.payment_ref)
+     WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
+    RETURNING * INTO v_row;
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.confirm_hold(bigint, bigint, jsonb, text) IS
+    'Turns a live hold into a confirmed booking, recording customer (JSON object: name, email, phone, '
+    'date_of_birth, notes) and payment_ref. Confirming an already confirmed booking with the same (or no) '
+    'details returns it unchanged. Refusals: BK003 hold expired or released, BK006 not a hold, BK007 not found, '
+    'BK008 customer not an object.';
+
+CREATE FUNCTION bookingdb.extend_hold(venue_id bigint, booking_id bigint, extra interval)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+BEGIN
+    PERFORM bookingdb._require_live_hold(v_row, 'extend');
+    IF extra IS NULL OR extra <= interval '0' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'extra must be a positive interval',
+            DETAIL = format('extra: %s', coalesce(extra::text, 'NULL'));
+    END IF;
+    UPDATE bookingdb.bookings b
+       SET expires_at = b.expires_at + extra
+     WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
+    RETURNING * INTO v_row;
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.extend_hold(bigint, bigint, interval) IS
+    'Pushes a live hold''s expires_at later by extra. Refusals: BK003 expired or released, BK006 not a hold, '
+    'BK007 not found, BK008 extra not positive.';
+
+CREATE FUNCTION bookingdb.release_hold(venue_id bigint, booking_id bigint)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+BEGIN
+    PERFORM bookingdb._require_live_hold(v_row, 'release');
+    UPDATE bookingdb.bookings b
+       SET status = 'released'
+     WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
+    RETURNING * INTO v_row;
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.release_hold(bigint, bigint) IS
+    'Gives a live hold''s slot back at once (status released). Refusals: BK003 already expired or released, '
+    'BK006 not a hold (cancel a confirmed booking instead), BK007 not found.';
+
+CREATE FUNCTION bookingdb.expire_holds(max_rows int DEFAULT 1000)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_count int;
+BEGIN
+    IF max_rows IS NULL OR max_rows < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_rows must be at least 1',
+            DETAIL = format('max_rows: %s', coalesce(max_rows::text, 'NULL'));
+    END IF;
+    -- SKIP LOCKED: a hold being confirmed or expired by someone else right
+    -- now is theirs to finish; the sweeper never waits behind a customer.
+    UPDATE bookingdb.bookings b
+       SET status = 'expired'
+      FROM (SELECT h.venue_id, h.booking_id
+              FROM bookingdb.bookings h
+             WHERE h.status = 'held' AND h.expires_at <= now()
+             ORDER BY h.expires_at
+             LIMIT max_rows
+               FOR UPDATE SKIP LOCKED) AS due
+     WHERE b.venue_id = due.venue_id AND b.booking_id = due.booking_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.expire_holds(int) IS
+    'Marks up to max_rows holds past expires_at as expired and returns how many. Housekeeping only: '
+    'an expired hold never blocks a booking whether or not this runs. Refusals: BK008 max_rows < 1.';

@@ -1,0 +1,158 @@
+-- Confirmed bookings: atomic booking, cancellation, rescheduling, reading.
+
+CREATE FUNCTION bookingdb.create_booking_atomic(
+    venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
+    party_size int DEFAULT 1, customer jsonb DEFAULT NULL, quantity int DEFAULT 1,
+    idempotency_key text DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE sql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT bookingdb._book(
+        p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
+        p_ends_at => ends_at, p_party_size => party_size, p_quantity => quantity,
+        p_idempotency_key => idempotency_key, p_status => 'confirmed', p_customer => customer,
+        p_payment_ref => NULL, p_ttl => NULL)
+$$;
+
+COMMENT ON FUNCTION bookingdb.create_booking_atomic(bigint, bigint[], timestamptz, timestamptz, int, jsonb, int, text) IS
+    'Books resources for [starts_at, ends_at) in one step (status confirmed); all resources or none. '
+    'Same idempotency_key + same request returns the original booking. Refusals: BK001 taken, BK002 full, '
+    'BK005 key reused, BK007 unknown venue/resource, BK008 bad argument, BK011 bad range, BK012 in the past, '
+    'BK014 party size, BK017 quantity.';
+
+CREATE FUNCTION bookingdb.cancel_booking(
+    venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
+BEGIN
+    IF v_row.status NOT IN ('confirmed', 'pending') THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
+            DETAIL = format('booking %s (%s) is %s; only confirmed or pending bookings can be cancelled',
+                            v_row.booking_id, v_row.reference, (bookingdb._as_booking(v_row)).status),
+            HINT = CASE WHEN v_row.status = 'held' THEN 'Release a hold with release_hold.' END;
+    END IF;
+    UPDATE bookingdb.bookings b
+       SET status = 'cancelled', cancel_reason = reason
+     WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
+    RETURNING * INTO v_row;
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.cancel_booking(bigint, bigint, int, text) IS
+    'Cancels a confirmed or pending booking, freeing its slot at once. With expected_version, refuses if the '
+    'booking changed since it was read. Refusals: BK004 version conflict (DETAIL has the current version), '
+    'BK006 not confirmed/pending, BK007 not found.';
+
+CREATE FUNCTION bookingdb.reschedule_booking(
+    venue_id bigint, booking_id bigint, expected_version int,
+    starts_at timestamptz, ends_at timestamptz, resource_ids bigint[] DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
+    v_req record;
+BEGIN
+    IF v_row.status = 'held' THEN
+        PERFORM bookingdb._require_live_hold(v_row, 'reschedule');
+    ELSIF v_row.status NOT IN ('confirmed', 'pending') THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
+            DETAIL = format('booking %s (%s) is %s; only live holds, pending and confirmed bookings move',
+                            v_row.booking_id, v_row.reference, v_row.status);
+    END IF;
+    v_req := bookingdb._prepare(v_row.venue_id, coalesce(resource_ids, v_row.resource_ids),
+                                starts_at, ends_at, v_row.party_size, v_row.quantity);
+
+    -- Give up the old claim first, so a booking can move within its own time
+    -- (an hour later on the same table). If the new slot is refused the
+    -- exception rolls this back too: the old slot stays booked.
+    DELETE FROM bookingdb.allocations a
+     WHERE a.venue_id = v_row.venue_id AND a.booking_id = v_row.booking_id;
+    IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
+                                        v_row.quantity, v_row.booking_id);
+    END IF;
+    UPDATE bookingdb.bookings b
+       SET starts_at = reschedule_booking.starts_at, ends_at = reschedule_booking.ends_at,
+           resource_ids = v_req.resource_ids
+     WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
+    RETURNING * INTO v_row;
+    PERFORM bookingdb._place(v_row.venue_id, v_row.booking_id, v_req.resource_ids,
+                             v_row.starts_at, v_row.ends_at, v_row.quantity, v_row.expires_at);
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.reschedule_booking(bigint, bigint, int, timestamptz, timestamptz, bigint[]) IS
+    'Moves a live hold, pending or confirmed booking to a new time (and optionally other resources), '
+    'atomically: if the new slot is refused the old one stays booked. expected_version guards against '
+    'lost updates (NULL skips the check). Refusals: BK001, BK002, BK003, BK004, BK006, BK007, BK008, BK011, '
+    'BK012, BK014, BK017 as for create_booking_atomic.';
+
+CREATE FUNCTION bookingdb.get_booking(venue_id bigint, booking_id bigint)
+RETURNS bookingdb.booking
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_row bookingdb.bookings;
+BEGIN
+    SELECT * INTO v_row FROM bookingdb.bookings b
+     WHERE b.venue_id = get_booking.venue_id AND b.booking_id = get_booking.booking_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',
+            DETAIL = format('venue_id: %s, booking_id: %s', coalesce(venue_id::text, 'NULL'),
+                            coalesce(booking_id::text, 'NULL'));
+    END IF;
+    RETURN bookingdb._as_booking(v_row);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.get_booking(bigint, bigint) IS
+    'Returns one booking of the venue (status is effective: a lapsed hold reads expired). Refusals: BK007.';
+
+CREATE FUNCTION bookingdb.list_bookings(venue_id bigint, starts_at timestamptz, ends_at timestamptz)
+RETURNS SETOF bookingdb.booking_slot
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+DECLARE
+    v_window tstzrange;
+BEGIN
+    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = list_bookings.venue_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
+            DETAIL = format('venue_id: %s', coalesce(list_bookings.venue_id::text, 'NULL'));
+    END IF;
+    IF list_bookings.starts_at IS NULL OR list_bookings.ends_at IS NULL
+       OR list_bookings.ends_at <= list_bookings.starts_at THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(list_bookings.starts_at::text, 'NULL'),
+                            coalesce(list_bookings.ends_at::text, 'NULL'));
+    END IF;
+    v_window := tstzrange(list_bookings.starts_at, list_bookings.ends_at);
+    -- Through the active-allocation indexes: what occupies the window now.
+    RETURN QUERY
+        SELECT b.booking_id, b.reference, b.status, a.resource_id, b.starts_at, b.ends_at,
+               a.quantity, b.expires_at, b.version
+          FROM bookingdb.allocations a
+          JOIN bookingdb.bookings b ON b.venue_id = a.venue_id AND b.booking_id = a.booking_id
+         WHERE a.venue_id = list_bookings.venue_id
+           AND a.active
+           AND a.blocked && v_window
+           AND (a.expires_at IS NULL OR a.expires_at > now())
+           AND tstzrange(b.starts_at, b.ends_at) && v_window
+         ORDER BY b.starts_at, a.resource_id, b.booking_id;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.list_bookings(bigint, timestamptz, timestamptz) IS
+    'The bookings that occupy any part of [starts_at, ends_at) in the venue (live holds, pending, confirmed), '
+    'one row per resource, ordered by start. Refusals: BK007 unknown venue, BK011 bad range.';
