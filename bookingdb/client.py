@@ -27,8 +27,11 @@ T = TypeVar("T")
 # Failures after which running the same call again is harmless *if* the call
 # is idempotent: the connection dropped (did it commit? the key answers),
 # or PostgreSQL rolled the transaction back for us.
-_TRANSIENT = (psycopg.OperationalError, psycopg.errors.SerializationFailure,
-              psycopg.errors.DeadlockDetected)
+_TRANSIENT = (
+    psycopg.OperationalError,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.DeadlockDetected,
+)
 
 _BOOKING = kwargs_row(Booking.from_row)
 
@@ -48,20 +51,32 @@ class BookingDB:
     >>> booking = db.confirm_hold(venue, hold.id, customer=Customer(name="Ada"))
     """
 
-    def __init__(self, pool: ConnectionPool, *, max_retries: int = 3) -> None:
+    def __init__(self, pool: ConnectionPool, *, dsn: str, max_retries: int = 3) -> None:
         self.pool = pool
+        self.dsn = dsn
         self.max_retries = max_retries
 
     @classmethod
-    def connect(cls, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10,
-                prepare_threshold: int | None = 5, max_retries: int = 3) -> BookingDB:
+    def connect(
+        cls,
+        dsn: str | None = None,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        prepare_threshold: int | None = 5,
+        max_retries: int = 3,
+    ) -> BookingDB:
         """Open a pool. ``prepare_threshold=None`` disables server-side prepared
         statements (for PgBouncer before 1.21 in transaction pooling mode)."""
+        dsn = resolve_dsn(dsn)
         pool: ConnectionPool = ConnectionPool(
-            resolve_dsn(dsn), min_size=min_size, max_size=max_size, open=True,
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
             kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
         )
-        return cls(pool, max_retries=max_retries)
+        return cls(pool, dsn=dsn, max_retries=max_retries)
 
     def close(self) -> None:
         self.pool.close()
@@ -69,19 +84,24 @@ class BookingDB:
     def __enter__(self) -> BookingDB:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # -- the one place that runs SQL -------------------------------------------------
 
-    def _run(self, query: str, params: Sequence[Any], row_factory: BaseRowFactory[T], *,
-             retry_safe: bool) -> list[T]:
+    def _run(
+        self, query: str, params: Sequence[Any], row_factory: BaseRowFactory[T], *, retry_safe: bool
+    ) -> list[T]:
         attempt = 0
         while True:
             try:
                 with self.pool.connection() as conn, conn.cursor(row_factory=row_factory) as cur:
-                    cur.execute(query, params)  # type: ignore[arg-type]
+                    cur.execute(query, params)
                     return cur.fetchall()
             except psycopg.Error as err:
                 refusal = translate(err)
@@ -93,105 +113,224 @@ class BookingDB:
                 # Jittered backoff so retrying clients do not stampede together.
                 time.sleep(random.uniform(0, 0.05 * 2**attempt))
 
-    def _one(self, query: str, params: Sequence[Any], row_factory: BaseRowFactory[T], *,
-             retry_safe: bool = False) -> T:
+    def _one(
+        self,
+        query: str,
+        params: Sequence[Any],
+        row_factory: BaseRowFactory[T],
+        *,
+        retry_safe: bool = False,
+    ) -> T:
         return self._run(query, params, row_factory, retry_safe=retry_safe)[0]
 
     # -- venues and resources --------------------------------------------------------
 
     def create_venue(self, name: str, timezone: str = "UTC") -> int:
-        return self._one("SELECT bookingdb.create_venue(%s, %s)", (name, timezone), scalar_row)
+        return int(self._one("SELECT bookingdb.create_venue(%s, %s)", (name, timezone), scalar_row))
 
-    def add_resource(self, venue_id: int, name: str, capacity: int = 1, seats_min: int = 1,
-                     seats_max: int | None = None, kind: str = "table") -> int:
-        return self._one("SELECT bookingdb.add_resource(%s, %s, %s, %s, %s, %s)",
-                         (venue_id, name, capacity, seats_min, seats_max, kind), scalar_row)
+    def add_resource(
+        self,
+        venue_id: int,
+        name: str,
+        capacity: int = 1,
+        seats_min: int = 1,
+        seats_max: int | None = None,
+        kind: str = "table",
+    ) -> int:
+        return int(
+            self._one(
+                "SELECT bookingdb.add_resource(%s, %s, %s, %s, %s, %s)",
+                (venue_id, name, capacity, seats_min, seats_max, kind),
+                scalar_row,
+            )
+        )
 
     # -- holds -------------------------------------------------------------------------
 
-    def create_hold(self, venue_id: int, resource_ids: Sequence[int], starts_at: datetime,
-                    ends_at: datetime, *, party_size: int = 1, quantity: int = 1,
-                    idempotency_key: str | None = None, ttl: timedelta | None = None) -> Booking:
+    def create_hold(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        party_size: int = 1,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> Booking:
         return self._one(
             "SELECT * FROM bookingdb.create_hold(%s, %s, %s, %s, %s, %s, %s, %s)",
-            (venue_id, list(resource_ids), _aware("starts_at", starts_at),
-             _aware("ends_at", ends_at), party_size, quantity, idempotency_key, ttl),
-            _BOOKING, retry_safe=idempotency_key is not None)
+            (
+                venue_id,
+                list(resource_ids),
+                _aware("starts_at", starts_at),
+                _aware("ends_at", ends_at),
+                party_size,
+                quantity,
+                idempotency_key,
+                ttl,
+            ),
+            _BOOKING,
+            retry_safe=idempotency_key is not None,
+        )
 
-    def confirm_hold(self, venue_id: int, booking_id: int, *, customer: CustomerLike | None = None,
-                     payment_ref: str | None = None) -> Booking:
+    def confirm_hold(
+        self,
+        venue_id: int,
+        booking_id: int,
+        *,
+        customer: CustomerLike | None = None,
+        payment_ref: str | None = None,
+    ) -> Booking:
         # Confirming an already confirmed booking with the same details returns
         # it unchanged, so a retry after a lost connection is safe.
-        return self._one("SELECT * FROM bookingdb.confirm_hold(%s, %s, %s::jsonb, %s)",
-                         (venue_id, booking_id, customer_json(customer), payment_ref),
-                         _BOOKING, retry_safe=True)
+        return self._one(
+            "SELECT * FROM bookingdb.confirm_hold(%s, %s, %s::jsonb, %s)",
+            (venue_id, booking_id, customer_json(customer), payment_ref),
+            _BOOKING,
+            retry_safe=True,
+        )
 
     def extend_hold(self, venue_id: int, booking_id: int, extra: timedelta) -> Booking:
-        return self._one("SELECT * FROM bookingdb.extend_hold(%s, %s, %s)",
-                         (venue_id, booking_id, extra), _BOOKING)
+        return self._one(
+            "SELECT * FROM bookingdb.extend_hold(%s, %s, %s)",
+            (venue_id, booking_id, extra),
+            _BOOKING,
+        )
 
     def release_hold(self, venue_id: int, booking_id: int) -> Booking:
-        return self._one("SELECT * FROM bookingdb.release_hold(%s, %s)",
-                         (venue_id, booking_id), _BOOKING)
+        return self._one(
+            "SELECT * FROM bookingdb.release_hold(%s, %s)", (venue_id, booking_id), _BOOKING
+        )
 
     def expire_holds(self, max_rows: int = 1000) -> int:
-        return self._one("SELECT bookingdb.expire_holds(%s)", (max_rows,), scalar_row,
-                         retry_safe=True)
+        return int(
+            self._one("SELECT bookingdb.expire_holds(%s)", (max_rows,), scalar_row, retry_safe=True)
+        )
 
     # -- bookings ----------------------------------------------------------------------
 
-    def create_booking_atomic(self, venue_id: int, resource_ids: Sequence[int],
-                              starts_at: datetime, ends_at: datetime, *, party_size: int = 1,
-                              customer: CustomerLike | None = None, quantity: int = 1,
-                              idempotency_key: str | None = None) -> Booking:
+    def create_booking_atomic(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        party_size: int = 1,
+        customer: CustomerLike | None = None,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+    ) -> Booking:
         return self._one(
             "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
-            (venue_id, list(resource_ids), _aware("starts_at", starts_at),
-             _aware("ends_at", ends_at), party_size, customer_json(customer), quantity,
-             idempotency_key),
-            _BOOKING, retry_safe=idempotency_key is not None)
+            (
+                venue_id,
+                list(resource_ids),
+                _aware("starts_at", starts_at),
+                _aware("ends_at", ends_at),
+                party_size,
+                customer_json(customer),
+                quantity,
+                idempotency_key,
+            ),
+            _BOOKING,
+            retry_safe=idempotency_key is not None,
+        )
 
     create_booking = create_booking_atomic
 
-    def cancel_booking(self, venue_id: int, booking_id: int, *,
-                       expected_version: int | None = None, reason: str | None = None) -> Booking:
-        return self._one("SELECT * FROM bookingdb.cancel_booking(%s, %s, %s, %s)",
-                         (venue_id, booking_id, expected_version, reason), _BOOKING)
+    def cancel_booking(
+        self,
+        venue_id: int,
+        booking_id: int,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+    ) -> Booking:
+        return self._one(
+            "SELECT * FROM bookingdb.cancel_booking(%s, %s, %s, %s)",
+            (venue_id, booking_id, expected_version, reason),
+            _BOOKING,
+        )
 
-    def reschedule_booking(self, venue_id: int, booking_id: int, expected_version: int | None,
-                           starts_at: datetime, ends_at: datetime,
-                           resource_ids: Sequence[int] | None = None) -> Booking:
+    def reschedule_booking(
+        self,
+        venue_id: int,
+        booking_id: int,
+        expected_version: int | None,
+        starts_at: datetime,
+        ends_at: datetime,
+        resource_ids: Sequence[int] | None = None,
+    ) -> Booking:
         return self._one(
             "SELECT * FROM bookingdb.reschedule_booking(%s, %s, %s, %s, %s, %s)",
-            (venue_id, booking_id, expected_version, _aware("starts_at", starts_at),
-             _aware("ends_at", ends_at), None if resource_ids is None else list(resource_ids)),
-            _BOOKING)
+            (
+                venue_id,
+                booking_id,
+                expected_version,
+                _aware("starts_at", starts_at),
+                _aware("ends_at", ends_at),
+                None if resource_ids is None else list(resource_ids),
+            ),
+            _BOOKING,
+        )
 
     def get_booking(self, venue_id: int, booking_id: int) -> Booking:
-        return self._one("SELECT * FROM bookingdb.get_booking(%s, %s)", (venue_id, booking_id),
-                         _BOOKING, retry_safe=True)
-
-    def list_bookings(self, venue_id: int, starts_at: datetime,
-                      ends_at: datetime) -> list[BookingSlot]:
-        return self._run("SELECT * FROM bookingdb.list_bookings(%s, %s, %s)",
-                         (venue_id, _aware("starts_at", starts_at), _aware("ends_at", ends_at)),
-                         class_row(BookingSlot), retry_safe=True)
-
-    def check_availability(self, venue_id: int, resource_ids: Sequence[int], starts_at: datetime,
-                           ends_at: datetime, *, quantity: int = 1,
-                           exclude_booking_id: int | None = None) -> bool:
         return self._one(
-            "SELECT bookingdb.check_availability(%s, %s, %s, %s, %s, %s)",
-            (venue_id, list(resource_ids), _aware("starts_at", starts_at),
-             _aware("ends_at", ends_at), quantity, exclude_booking_id),
-            scalar_row, retry_safe=True)
+            "SELECT * FROM bookingdb.get_booking(%s, %s)",
+            (venue_id, booking_id),
+            _BOOKING,
+            retry_safe=True,
+        )
+
+    def list_bookings(
+        self, venue_id: int, starts_at: datetime, ends_at: datetime
+    ) -> list[BookingSlot]:
+        return self._run(
+            "SELECT * FROM bookingdb.list_bookings(%s, %s, %s)",
+            (venue_id, _aware("starts_at", starts_at), _aware("ends_at", ends_at)),
+            class_row(BookingSlot),
+            retry_safe=True,
+        )
+
+    def check_availability(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        quantity: int = 1,
+        exclude_booking_id: int | None = None,
+    ) -> bool:
+        return bool(
+            self._one(
+                "SELECT bookingdb.check_availability(%s, %s, %s, %s, %s, %s)",
+                (
+                    venue_id,
+                    list(resource_ids),
+                    _aware("starts_at", starts_at),
+                    _aware("ends_at", ends_at),
+                    quantity,
+                    exclude_booking_id,
+                ),
+                scalar_row,
+                retry_safe=True,
+            )
+        )
 
     def verify_invariants(self) -> list[InvariantViolation]:
-        return self._run("SELECT * FROM bookingdb.verify_invariants()", (),
-                         class_row(InvariantViolation), retry_safe=True)
+        return self._run(
+            "SELECT * FROM bookingdb.verify_invariants()",
+            (),
+            class_row(InvariantViolation),
+            retry_safe=True,
+        )
 
     def migrate(self) -> dict[str, list[str]]:
         """Bring the database to this package's schema (see :mod:`bookingdb.migrate`)."""
         from bookingdb.migrate import migrate
 
-        return migrate(self.pool.conninfo)
+        return migrate(self.dsn)

@@ -18,8 +18,14 @@ class BookingError(Exception):
     sqlstate: str = ""
     retryable: bool = False
 
-    def __init__(self, message: str, *, sqlstate: str | None = None, detail: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if sqlstate is not None:
@@ -145,5 +151,9 @@ def translate(error: psycopg.Error) -> BookingError | None:
         if not code.startswith("BK"):
             return None
         cls = BookingError
-    return cls(diag.message_primary or str(error), sqlstate=code, detail=diag.message_detail,
-               hint=diag.message_hint)
+    return cls(
+        diag.message_primary or str(error),
+        sqlstate=code,
+        detail=diag.message_detail,
+        hint=diag.message_hint,
+    )

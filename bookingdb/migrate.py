@@ -111,7 +111,7 @@ def apply_sql(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
     conn.execute(_DROP_SQL_OBJECTS)
     applied = []
     for path in sql_files():
-        conn.execute(sql.SQL(path.read_text(encoding="utf-8")))  # type: ignore[arg-type]
+        conn.execute(sql.SQL(path.read_text(encoding="utf-8")))
         applied.append(path.name)
     return applied
 
@@ -128,9 +128,8 @@ def _migrate_lock(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[None
 def migrate(dsn: str) -> dict[str, list[str]]:
     """Apply pending migrations, then re-create the functions. Idempotent;
     concurrent calls wait for each other. Returns what was applied."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        with _migrate_lock(conn):
-            migrations = apply_migrations(dsn)
-            with conn.transaction():
-                files = apply_sql(conn)
+    with psycopg.connect(dsn, autocommit=True) as conn, _migrate_lock(conn):
+        migrations = apply_migrations(dsn)
+        with conn.transaction():
+            files = apply_sql(conn)
     return {"migrations": migrations, "sql": files}

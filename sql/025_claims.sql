@@ -30,7 +30,6 @@ CREATE FUNCTION bookingdb._check_shared(
     p_quantity int, p_exclude_booking_id bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_full text;
@@ -74,7 +73,6 @@ CREATE FUNCTION bookingdb._place(
     p_starts_at timestamptz, p_ends_at timestamptz, p_quantity int, p_expires_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_todo bigint[] := p_resource_ids;
@@ -145,7 +143,6 @@ $$;
 CREATE FUNCTION bookingdb._replay(b bookingdb.bookings, p_request_hash bigint)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
     IF b.request_hash IS DISTINCT FROM p_request_hash THEN
@@ -167,7 +164,6 @@ CREATE FUNCTION bookingdb._book(
     p_customer jsonb, p_payment_ref text, p_ttl interval)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_req     record;
@@ -244,7 +240,6 @@ $$;
 CREATE FUNCTION bookingdb._lock_booking(p_venue_id bigint, p_booking_id bigint, p_expected_version int)
 RETURNS bookingdb.bookings
 LANGUAGE plpgsql
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_row bookingdb.bookings;
@@ -271,7 +266,6 @@ $$;
 CREATE FUNCTION bookingdb._require_live_hold(b bookingdb.bookings, p_action text)
 RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
     IF b.status IN ('released', 'expired') OR (b.status = 'held' AND b.expires_at <= now()) THEN

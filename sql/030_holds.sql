@@ -9,6 +9,7 @@ CREATE FUNCTION bookingdb.create_hold(
 RETURNS bookingdb.booking
 LANGUAGE sql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
     SELECT bookingdb._book(
         p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
@@ -28,6 +29,7 @@ CREATE FUNCTION bookingdb.confirm_hold(
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
@@ -63,6 +65,7 @@ CREATE FUNCTION bookingdb.extend_hold(venue_id bigint, booking_id bigint, extra 
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
@@ -88,6 +91,7 @@ CREATE FUNCTION bookingdb.release_hold(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);

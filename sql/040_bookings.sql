@@ -7,6 +7,7 @@ CREATE FUNCTION bookingdb.create_booking_atomic(
 RETURNS bookingdb.booking
 LANGUAGE sql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
     SELECT bookingdb._book(
         p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
@@ -26,6 +27,7 @@ CREATE FUNCTION bookingdb.cancel_booking(
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
@@ -55,6 +57,7 @@ CREATE FUNCTION bookingdb.reschedule_booking(
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
@@ -100,6 +103,7 @@ CREATE FUNCTION bookingdb.get_booking(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_row bookingdb.bookings;
@@ -122,6 +126,7 @@ CREATE FUNCTION bookingdb.list_bookings(venue_id bigint, starts_at timestamptz, 
 RETURNS SETOF bookingdb.booking_slot
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_window tstzrange;

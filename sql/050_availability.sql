@@ -7,6 +7,7 @@ CREATE FUNCTION bookingdb.check_availability(
 RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
