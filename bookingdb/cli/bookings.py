@@ -1,0 +1,275 @@
+"""Holds and bookings: ``hold``, ``confirm``, ``book``, ``cancel``, ``reschedule``,
+``check`` and ``bookings`` (the list). Each calls one public SQL function."""
+
+from typing import Annotated
+
+import typer
+
+from bookingdb.cli.connect import open_db
+from bookingdb.cli.output import ExitCode, command, console, print_json, show_booking, show_slots
+from bookingdb.cli.params import (
+    BookingId,
+    Dsn,
+    Email,
+    End,
+    Json,
+    Key,
+    Length,
+    Name,
+    Party,
+    Phone,
+    Quantity,
+    Resources,
+    Start,
+    Tz,
+    Venue,
+    parse_duration,
+    parse_time,
+    time_range,
+    zone,
+)
+from bookingdb.models import Customer
+
+Ttl = Annotated[
+    str | None,
+    typer.Option(
+        "--ttl", help="How long the hold lasts: 10m, 1h (default: the venue's).", show_default=False
+    ),
+]
+ExpectedVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--expected-version",
+        help="Refuse (BK004) if the booking's version differs.",
+        show_default=False,
+    ),
+]
+
+
+def _customer(name: str | None, email: str | None, phone: str | None) -> Customer | None:
+    if name is None and email is None and phone is None:
+        return None
+    return Customer(name=name, email=email, phone=phone)
+
+
+def hold(
+    venue: Venue,
+    resource: Resources,
+    start: Start,
+    end: End = None,
+    duration: Length = None,
+    party: Party = 1,
+    quantity: Quantity = 1,
+    key: Key = None,
+    ttl: Ttl = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Hold resources while the customer checks out (create_hold)."""
+    where = zone(tz)
+    starts_at, ends_at = time_range(start, end, duration, where)
+    lasts = parse_duration(ttl, "--ttl") if ttl is not None else None
+    with open_db(dsn) as db:
+        booking = db.create_hold(
+            venue,
+            resource,
+            starts_at,
+            ends_at,
+            party_size=party,
+            quantity=quantity,
+            idempotency_key=key,
+            ttl=lasts,
+        )
+    show_booking(booking, as_json, where)
+
+
+def confirm(
+    venue: Venue,
+    booking: BookingId,
+    name: Name = None,
+    email: Email = None,
+    phone: Phone = None,
+    payment_ref: Annotated[
+        str | None, typer.Option("--payment-ref", help="Payment reference.", show_default=False)
+    ] = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Confirm a live hold, recording the customer (confirm_hold)."""
+    with open_db(dsn) as db:
+        confirmed = db.confirm_hold(
+            venue, booking, customer=_customer(name, email, phone), payment_ref=payment_ref
+        )
+    show_booking(confirmed, as_json, zone(tz))
+
+
+def book(
+    venue: Venue,
+    resource: Resources,
+    start: Start,
+    end: End = None,
+    duration: Length = None,
+    party: Party = 1,
+    quantity: Quantity = 1,
+    key: Key = None,
+    name: Name = None,
+    email: Email = None,
+    phone: Phone = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Book resources in one step, confirmed (create_booking_atomic)."""
+    where = zone(tz)
+    starts_at, ends_at = time_range(start, end, duration, where)
+    with open_db(dsn) as db:
+        booking = db.create_booking_atomic(
+            venue,
+            resource,
+            starts_at,
+            ends_at,
+            party_size=party,
+            customer=_customer(name, email, phone),
+            quantity=quantity,
+            idempotency_key=key,
+        )
+    show_booking(booking, as_json, where)
+
+
+def cancel(
+    venue: Venue,
+    booking: BookingId,
+    expected_version: ExpectedVersion = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why, kept with the booking.", show_default=False)
+    ] = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Cancel a confirmed or pending booking, freeing its slot (cancel_booking)."""
+    with open_db(dsn) as db:
+        cancelled = db.cancel_booking(
+            venue, booking, expected_version=expected_version, reason=reason
+        )
+    show_booking(cancelled, as_json, zone(tz))
+
+
+def reschedule(
+    venue: Venue,
+    booking: BookingId,
+    expected_version: Annotated[
+        int,
+        typer.Option(
+            "--expected-version", help="The version you read (BK004 if stale).", show_default=False
+        ),
+    ],
+    start: Start,
+    end: End = None,
+    duration: Length = None,
+    resource: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--resource",
+            "-r",
+            help="Move to these resources (default: the same).",
+            show_default=False,
+        ),
+    ] = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Move a booking to a new time or resources (reschedule_booking).
+
+    Atomic: if the new slot is refused, the old one stays booked.
+    """
+    where = zone(tz)
+    starts_at, ends_at = time_range(start, end, duration, where)
+    with open_db(dsn) as db:
+        moved = db.reschedule_booking(
+            venue, booking, expected_version, starts_at, ends_at, resource or None
+        )
+    show_booking(moved, as_json, where)
+
+
+def check(
+    venue: Venue,
+    resource: Resources,
+    start: Start,
+    end: End = None,
+    duration: Length = None,
+    quantity: Quantity = 1,
+    exclude: Annotated[
+        int | None,
+        typer.Option(
+            "--exclude", help="Ignore this booking (to test moving it).", show_default=False
+        ),
+    ] = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Say whether a slot is free, without booking it (check_availability).
+
+    Exit 0 when available, 1 when not.
+    """
+    where = zone(tz)
+    starts_at, ends_at = time_range(start, end, duration, where)
+    with open_db(dsn) as db:
+        available = db.check_availability(
+            venue, resource, starts_at, ends_at, quantity=quantity, exclude_booking_id=exclude
+        )
+    if as_json:
+        print_json(
+            {
+                "available": available,
+                "venue_id": venue,
+                "resource_ids": resource,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "quantity": quantity,
+            },
+            where,
+        )
+    else:
+        console().print("available" if available else "not available")
+    raise typer.Exit(int(ExitCode.OK if available else ExitCode.NO))
+
+
+def bookings(
+    venue: Venue,
+    from_: Annotated[
+        str, typer.Option("--from", help="Window start, ISO 8601 with offset.", show_default=False)
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="Window end, ISO 8601 with offset.", show_default=False)
+    ],
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """List what occupies a time window, one row per resource (list_bookings).
+
+    Live holds, pending and confirmed bookings.
+    """
+    where = zone(tz)
+    starts_at, ends_at = parse_time(from_, "--from", where), parse_time(to, "--to", where)
+    with open_db(dsn) as db:
+        slots = db.list_bookings(venue, starts_at, ends_at)
+    show_slots(slots, as_json, where)
+
+
+def register(app: typer.Typer) -> None:
+    for name, func in (
+        ("hold", hold),
+        ("confirm", confirm),
+        ("book", book),
+        ("cancel", cancel),
+        ("reschedule", reschedule),
+        ("check", check),
+        ("bookings", bookings),
+    ):
+        command(app, name)(func)

@@ -1,0 +1,149 @@
+"""Command-line values: the shared options, and turning text into typed values.
+
+Times must carry a UTC offset (``2027-03-28T19:00+01:00``); a time without one
+is refused, or read in the zone named by ``--tz``, never in the machine's
+local zone. Durations are written like ``10m``, ``90m``, ``2h``, ``1h30m``.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+
+class InputError(Exception):
+    """A value on the command line cannot be used; the message says which and why."""
+
+
+# -- options shared by many commands -------------------------------------------------------
+
+Dsn = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="PostgreSQL connection string. Default: $BOOKINGDB_DSN, then $DATABASE_URL, "
+        "then the embedded server.",
+        show_default=False,
+    ),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print JSON (times in ISO 8601) instead of tables.")
+]
+Tz = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="IANA zone (e.g. Europe/London) in which to read times written without an "
+        "offset, and to show times in.",
+        show_default=False,
+    ),
+]
+Venue = Annotated[int, typer.Argument(help="Venue id.", show_default=False)]
+BookingId = Annotated[int, typer.Argument(help="Booking id.", show_default=False)]
+Resources = Annotated[
+    list[int],
+    typer.Option("--resource", "-r", help="Resource id; repeat for several.", show_default=False),
+]
+Start = Annotated[
+    str,
+    typer.Option(
+        "--start", help="Start, ISO 8601 with offset: 2027-03-28T19:00+01:00.", show_default=False
+    ),
+]
+End = Annotated[
+    str | None,
+    typer.Option(
+        "--end", help="End, ISO 8601 with offset (or give --duration).", show_default=False
+    ),
+]
+Length = Annotated[
+    str | None,
+    typer.Option("--duration", help="Length instead of --end: 90m, 2h, 1h30m.", show_default=False),
+]
+Party = Annotated[int, typer.Option("--party", help="Party size (people).")]
+Quantity = Annotated[int, typer.Option("--quantity", help="Units of each resource (places).")]
+Key = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Idempotency key: replaying the same request returns the same booking.",
+        show_default=False,
+    ),
+]
+Name = Annotated[str | None, typer.Option("--name", help="Customer name.", show_default=False)]
+Email = Annotated[str | None, typer.Option("--email", help="Customer email.", show_default=False)]
+Phone = Annotated[str | None, typer.Option("--phone", help="Customer phone.", show_default=False)]
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def zone(name: str | None) -> ZoneInfo | None:
+    """The ``--tz`` zone, or None when not given."""
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"--tz: unknown time zone {name!r} (use an IANA name such as Europe/London)"
+        ) from None
+
+
+def parse_time(value: str, option: str, tz: ZoneInfo | None) -> datetime:
+    """An aware datetime from ISO 8601 text. Without an offset the time is read in
+    ``tz``; a local time that does not exist or occurs twice there is refused."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"{option}: {value!r} is not an ISO 8601 time (e.g. 2027-03-28T19:00+01:00)"
+        ) from None
+    if parsed.utcoffset() is not None:
+        return parsed
+    if tz is None:
+        raise InputError(
+            f"{option}: {value!r} has no UTC offset; write one "
+            f"(e.g. {value}+01:00) or pass --tz ZONE"
+        )
+    first, second = parsed.replace(tzinfo=tz, fold=0), parsed.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # A clock change: the wall time either never happens (spring forward)
+        # or happens twice (fall back). Guessing would book the wrong hour.
+        exists = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == parsed
+        what = "happens twice" if exists else "does not exist"
+        raise InputError(
+            f"{option}: {value} {what} in {tz.key} (clock change); write it with an offset"
+        )
+    return first
+
+
+_DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+
+
+def parse_duration(value: str, option: str) -> timedelta:
+    """``10m``, ``90m``, ``2h``, ``1h30m``, ``1d``, ``45s`` as a timedelta."""
+    match = _DURATION.fullmatch(value.strip().lower())
+    if not value.strip() or match is None:
+        raise InputError(f"{option}: {value!r} is not a duration (e.g. 10m, 90m, 2h, 1h30m)")
+    parts = {unit: int(amount or 0) for unit, amount in match.groupdict().items()}
+    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+
+
+def time_range(
+    start: str, end: str | None, length: str | None, tz: ZoneInfo | None
+) -> tuple[datetime, datetime]:
+    """``--start`` with either ``--end`` or ``--duration``. Whether the range makes
+    sense (end after start, not in the past) is the database's call."""
+    if (end is None) == (length is None):
+        raise InputError("give exactly one of --end and --duration")
+    starts_at = parse_time(start, "--start", tz)
+    if end is not None:
+        return starts_at, parse_time(end, "--end", tz)
+    assert length is not None
+    # Elapsed time, not wall-clock time: 2h from 00:30 on a clock-change night
+    # ends two real hours later (arithmetic within one ZoneInfo is wall-clock),
+    # so add in UTC and keep the end in UTC (no fold to get wrong).
+    return starts_at, starts_at.astimezone(UTC) + parse_duration(length, "--duration")
