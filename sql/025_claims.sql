@@ -71,11 +71,72 @@ BEGIN
 END
 $$;
 
+-- Lapsed holds (past expires_at, still marked held) whose allocations are
+-- in the way of [starts_at, ends_at) on these exclusive resources.
+CREATE FUNCTION bookingdb._lapsed_holds_in_way(
+    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz)
+RETURNS SETOF bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.booking_id
+      FROM bookingdb.allocations a
+      JOIN bookingdb.resources r ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
+     WHERE a.venue_id = p_venue_id
+       AND a.resource_id = ANY (p_resource_ids)
+       AND a.active AND a.exclusive
+       AND a.expires_at <= now()
+       AND a.blocked && tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after)
+$$;
+
+-- Lazy expiry: marks the lapsed holds in the way expired (the status change
+-- deactivates all of a hold's allocations, by trigger), so no cron is needed
+-- for correctness. Holds are locked in id order, so two bookings expiring the
+-- same holds cannot deadlock.
+--
+-- p_wait decides what to do with a hold someone else has locked. Waiting is
+-- only safe while this transaction has written no allocation yet: the other
+-- transaction may itself be waiting for one of ours (40P01). So callers
+-- expire with p_wait = true before their first allocation insert, and only
+-- skip-locked afterwards.
+CREATE FUNCTION bookingdb._expire_in_way(
+    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
+    p_wait boolean)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_wait THEN
+        UPDATE bookingdb.bookings b
+           SET status = 'expired'
+         WHERE b.venue_id = p_venue_id AND b.status = 'held'
+           AND b.booking_id IN (
+                SELECT h.booking_id FROM bookingdb.bookings h
+                 WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
+                   AND h.booking_id IN (SELECT bookingdb._lapsed_holds_in_way(
+                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at))
+                 ORDER BY h.booking_id
+                   FOR UPDATE);
+    ELSE
+        UPDATE bookingdb.bookings b
+           SET status = 'expired'
+         WHERE b.venue_id = p_venue_id AND b.status = 'held'
+           AND b.booking_id IN (
+                SELECT h.booking_id FROM bookingdb.bookings h
+                 WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
+                   AND h.booking_id IN (SELECT bookingdb._lapsed_holds_in_way(
+                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at))
+                 ORDER BY h.booking_id
+                   FOR UPDATE SKIP LOCKED);
+    END IF;
+END
+$$;
+
 -- Writes a booking's allocations (one per resource). Exclusive resources are
--- guarded by the exclusion constraint; an expired hold that is still marked
--- active is expired here, lazily, and the insert retried once, so no cron is
--- needed for correctness. Raises BK001 naming the resources still taken;
--- the exception undoes everything the calling function wrote.
+-- guarded by the exclusion constraint. Callers expire the lapsed holds in the
+-- way first (_expire_in_way with p_wait, before they write any allocation);
+-- a hold that lapsed in between is expired here without waiting and the
+-- insert retried once. Raises BK001 naming the resources still taken; the
+-- exception undoes everything the calling function wrote.
 CREATE FUNCTION bookingdb._place(
     p_venue_id bigint, p_booking_id bigint, p_resource_ids bigint[],
     p_starts_at timestamptz, p_ends_at timestamptz, p_quantity int, p_expires_at timestamptz)
@@ -110,34 +171,7 @@ BEGIN
             RETURN;
         END IF;
         EXIT WHEN attempt = 2;
-
-        -- Lazy expiry of the holds in the way. Rows are locked in id order
-        -- so two bookings expiring the same holds cannot deadlock; the status
-        -- change deactivates all of a hold's allocations (trigger), not just
-        -- the one in the way.
-        UPDATE bookingdb.bookings b
-           SET status = 'expired'
-         WHERE b.venue_id = p_venue_id
-           AND b.booking_id IN (
-                SELECT h.booking_id
-                  FROM bookingdb.bookings h
-                 WHERE h.venue_id = p_venue_id
-                   AND h.status = 'held' AND h.expires_at <= now()
-                   AND h.booking_id IN (
-                        SELECT a.booking_id
-                          FROM bookingdb.allocations a
-                          JOIN bookingdb.resources r
-                            ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
-                         WHERE a.venue_id = p_venue_id
-                           AND a.resource_id = ANY (v_todo)
-                           AND a.active AND a.exclusive
-                           AND a.expires_at <= now()
-                           AND a.blocked && tstzrange(p_starts_at - r.buffer_before,
-                                                      p_ends_at + r.buffer_after))
-                 ORDER BY h.booking_id
-                   FOR UPDATE)
-           AND b.status = 'held';
-        EXIT WHEN NOT FOUND;
+        PERFORM bookingdb._expire_in_way(p_venue_id, v_todo, p_starts_at, p_ends_at, false);
     END LOOP;
 
     RAISE EXCEPTION USING ERRCODE = 'BK001', MESSAGE = 'slot unavailable',
@@ -165,7 +199,10 @@ $$;
 
 -- Creates a held or confirmed booking. Statements on the common path:
 -- validate (one query), [shared-resource locks], [idempotency lookup],
--- [shared-capacity check], insert the booking, insert its allocations.
+-- [shared-capacity check], expire lapsed holds in the way, insert the
+-- booking, insert its allocations. Locks are always taken in that order
+-- (advisory locks, then rows of lapsed holds, then allocations), which is
+-- what keeps concurrent bookings free of deadlocks.
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
@@ -218,6 +255,7 @@ BEGIN
         PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
                                         p_quantity, NULL);
     END IF;
+    PERFORM bookingdb._expire_in_way(p_venue_id, v_req.resource_ids, p_starts_at, p_ends_at, true);
 
     FOR attempt IN 1..5 LOOP
         -- DO NOTHING covers both unique keys: a twin request with the same

@@ -36,7 +36,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
             DETAIL = format('booking %s (%s) is %s; only confirmed or pending bookings can be cancelled',
                             v_row.booking_id, v_row.reference, (bookingdb._as_booking(v_row)).status),
-            HINT = CASE WHEN v_row.status = 'held' THEN 'Release a hold with release_hold.' END;
+            HINT = CASE WHEN v_row.status = 'held' THEN 'Release a hold with release_hold.'
+                        ELSE 'The booking no longer occupies a slot.' END;
     END IF;
     UPDATE bookingdb.bookings b
        SET status = 'cancelled', cancel_reason = reason
@@ -63,23 +64,30 @@ DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
     v_req record;
 BEGIN
-    IF v_row.status = 'held' THEN
-        PERFORM bookingdb._require_live_hold(v_row, 'reschedule');
-    ELSIF v_row.status NOT IN ('confirmed', 'pending') THEN
+    -- Holds do not move (release and hold again): a booking function that
+    -- finds a hold lapsed by its clock locks the hold's row while holding its
+    -- own resource locks, so a hold being moved here could deadlock with it.
+    IF v_row.status NOT IN ('confirmed', 'pending') THEN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
-            DETAIL = format('booking %s (%s) is %s; only live holds, pending and confirmed bookings move',
-                            v_row.booking_id, v_row.reference, v_row.status);
+            DETAIL = format('booking %s (%s) is %s; only pending and confirmed bookings move',
+                            v_row.booking_id, v_row.reference, (bookingdb._as_booking(v_row)).status),
+            HINT = CASE WHEN v_row.status = 'held' THEN 'Create a new hold and release this one.'
+                        ELSE 'The booking no longer occupies a slot.' END;
     END IF;
     v_req := bookingdb._prepare(v_row.venue_id, coalesce(resource_ids, v_row.resource_ids),
                                 starts_at, ends_at, v_row.party_size, v_row.quantity);
 
+    -- Same lock order as _book: resource locks, lapsed holds, allocations.
+    IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._lock_resources(v_req.shared_ids);
+    END IF;
+    PERFORM bookingdb._expire_in_way(v_row.venue_id, v_req.resource_ids, starts_at, ends_at, true);
     -- Give up the old claim first, so a booking can move within its own time
     -- (an hour later on the same table). If the new slot is refused the
     -- exception rolls this back too: the old slot stays booked.
     DELETE FROM bookingdb.allocations a
      WHERE a.venue_id = v_row.venue_id AND a.booking_id = v_row.booking_id;
     IF v_req.shared_ids IS NOT NULL THEN
-        PERFORM bookingdb._lock_resources(v_req.shared_ids);
         PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
                                         v_row.quantity, v_row.booking_id);
     END IF;
@@ -95,9 +103,10 @@ END
 $$;
 
 COMMENT ON FUNCTION bookingdb.reschedule_booking(bigint, bigint, int, timestamptz, timestamptz, bigint[]) IS
-    'Moves a live hold, pending or confirmed booking to a new time (and optionally other resources), '
+    'Moves a pending or confirmed booking to a new time (and optionally other resources), '
     'atomically: if the new slot is refused the old one stays booked. expected_version guards against '
-    'lost updates (NULL skips the check). Refusals: BK001, BK002, BK003, BK004, BK006, BK007, BK008, BK011, '
+    'lost updates (NULL skips the check). Holds do not move: release and hold again (BK006). '
+    'Refusals: BK001, BK002, BK004, BK006, BK007, BK008, BK011, '
     'BK012, BK014, BK017 as for create_booking_atomic.';
 
 CREATE FUNCTION bookingdb.get_booking(venue_id bigint, booking_id bigint)
