@@ -4,6 +4,7 @@ and a documented exit code, see :class:`bookingdb.cli.output.ExitCode`)."""
 
 import typer
 
+from bookingdb.bench.cli import bench
 from bookingdb.cli import bookings, db, demo, maintenance, venues
 from bookingdb.cli.output import EXIT_CODES_HELP
 
@@ -23,6 +24,7 @@ maintenance.register(app)
 venues.register(app)
 bookings.register(app)
 demo.register(app)
+app.command("bench")(bench)
 
 
 def main() -> None:

@@ -1,0 +1,369 @@
+"""The ``bench`` schema: reference designs, outcome recording, data loading.
+
+This is benchmark scaffolding, deliberately outside the ``bookingdb`` schema:
+the reference tables the engine is compared with, wrappers that let pgbench
+clients survive and record refusals, and the bulk loader that pre-fills the
+booking tables for the growth and storage scenarios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import psycopg
+
+from bookingdb.bench.acks import MULTIPLIER, Ack, SlotPlan
+from bookingdb.bench.pgbench import STOP_MESSAGE, STOP_SQLSTATE
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+SCHEMA_SQL = f"""
+CREATE SCHEMA bench;
+
+COMMENT ON SCHEMA bench IS
+    'Scaffolding of bookingdb bench: reference designs and outcome recording. '
+    'Not part of bookingdb.';
+
+-- S1's reference: the same row as a booking, written with nothing guarding
+-- it (no key, no index, no trigger): the physical cost of recording a
+-- booking durably.
+CREATE TABLE bench.bare_bookings (LIKE bookingdb.bookings INCLUDING DEFAULTS INCLUDING IDENTITY);
+
+-- S2's reference: the check-then-insert design most booking systems use, with
+-- an index for the check and no constraint.
+CREATE TABLE bench.naive_bookings (LIKE bookingdb.bookings INCLUDING DEFAULTS INCLUDING IDENTITY);
+CREATE INDEX naive_bookings_lookup ON bench.naive_bookings (venue_id, starts_at);
+
+-- One row per attempt made through the wrappers below, written in the
+-- attempt's own transaction: code 'ok' rows are exactly the acknowledged
+-- bookings, as the function returned them to its caller.
+CREATE UNLOGGED TABLE bench.outcomes (
+    run          text NOT NULL,
+    code         text NOT NULL,
+    booking_id   bigint,
+    resource_ids bigint[] NOT NULL,
+    starts_at    timestamptz NOT NULL,
+    ends_at      timestamptz NOT NULL,
+    quantity     int NOT NULL,
+    at           timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- Runs that have sold out (S3): their clients stop.
+CREATE UNLOGGED TABLE bench.stops (run text PRIMARY KEY);
+
+-- The ticket shop's own record of the seats it sold (S3), from its
+-- acknowledgements. No unique key on purpose: a seat sold twice must show up
+-- here as two rows, not make the second sale fail.
+CREATE UNLOGGED TABLE bench.seats_sold (run text NOT NULL, resource_id bigint NOT NULL);
+CREATE INDEX seats_sold_run ON bench.seats_sold (run, resource_id);
+
+-- Calls create_booking_atomic and records what the caller saw: the booking
+-- (code ok) or the refusal's SQLSTATE. A pgbench client aborts on any error
+-- other than a deadlock or serialization failure, so refusals are caught
+-- here; a caught 40P01 is still recorded, as a deadlock seen by the caller.
+CREATE FUNCTION bench.book(
+    p_run text, p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz,
+    p_ends_at timestamptz, p_party_size int, p_quantity int)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_booking bookingdb.booking;
+BEGIN
+    BEGIN
+        SELECT * INTO v_booking
+          FROM bookingdb.create_booking_atomic(
+                   venue_id => p_venue_id, resource_ids => p_resource_ids,
+                   starts_at => p_starts_at, ends_at => p_ends_at,
+                   party_size => p_party_size, quantity => p_quantity);
+    EXCEPTION WHEN OTHERS THEN
+        INSERT INTO bench.outcomes (run, code, resource_ids, starts_at, ends_at, quantity)
+        VALUES (p_run, SQLSTATE, p_resource_ids, p_starts_at, p_ends_at, p_quantity);
+        RETURN SQLSTATE;
+    END;
+    INSERT INTO bench.outcomes (run, code, booking_id, resource_ids, starts_at, ends_at, quantity)
+    VALUES (p_run, 'ok', v_booking.id, v_booking.resource_ids, v_booking.starts_at,
+            v_booking.ends_at, v_booking.quantity);
+    RETURN 'ok';
+END
+$$;
+
+-- The naive reference: look whether the slot is free, then insert. Between
+-- the look and the commit a concurrent twin can make the same decision;
+-- nothing stops both from inserting. That is the double booking the
+-- benchmark shows.
+CREATE FUNCTION bench.naive_book(
+    p_run text, p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz,
+    p_ends_at timestamptz, p_party_size int, p_quantity int)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    PERFORM 1 FROM bench.naive_bookings n
+     WHERE n.venue_id = p_venue_id AND n.resource_ids && p_resource_ids
+       AND n.starts_at < p_ends_at AND n.ends_at > p_starts_at;
+    IF FOUND THEN
+        INSERT INTO bench.outcomes (run, code, resource_ids, starts_at, ends_at, quantity)
+        VALUES (p_run, 'taken', p_resource_ids, p_starts_at, p_ends_at, p_quantity);
+        RETURN 'taken';
+    END IF;
+    INSERT INTO bench.naive_bookings
+        (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids)
+    VALUES (p_venue_id, 'BK-0000-0000', 'confirmed', p_starts_at, p_ends_at, p_party_size,
+            p_quantity, p_resource_ids)
+    RETURNING booking_id INTO v_id;
+    INSERT INTO bench.outcomes (run, code, booking_id, resource_ids, starts_at, ends_at, quantity)
+    VALUES (p_run, 'ok', v_id, p_resource_ids, p_starts_at, p_ends_at, p_quantity);
+    RETURN 'ok';
+END
+$$;
+
+-- S3, general admission: buy p_quantity places; once sold out, stop the client.
+CREATE FUNCTION bench.buy_ga(
+    p_run text, p_venue_id bigint, p_resource_id bigint, p_starts_at timestamptz,
+    p_ends_at timestamptz, p_quantity int)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_code text;
+BEGIN
+    PERFORM 1 FROM bench.stops s WHERE s.run = p_run;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '{STOP_SQLSTATE}', MESSAGE = '{STOP_MESSAGE}';
+    END IF;
+    v_code := bench.book(p_run, p_venue_id, ARRAY[p_resource_id], p_starts_at, p_ends_at,
+                         p_quantity, p_quantity);
+    -- Every general-admission booking covers the same event time, so a
+    -- refused single place means not one is left.
+    IF v_code = 'BK002' AND p_quantity = 1 THEN
+        INSERT INTO bench.stops (run) VALUES (p_run) ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN v_code;
+END
+$$;
+
+-- S3, numbered seats: pick p_count seats the shop has not sold yet (by its
+-- own acknowledgements; two buyers can still pick the same free seat) and
+-- book them together; stop the client when none is left.
+CREATE FUNCTION bench.buy_seats(
+    p_run text, p_venue_id bigint, p_first bigint, p_last bigint, p_starts_at timestamptz,
+    p_ends_at timestamptz, p_count int)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_seats bigint[];
+    v_code  text;
+BEGIN
+    SELECT array_agg(pick.x ORDER BY pick.x) INTO v_seats
+      FROM (SELECT g.x
+              FROM generate_series(p_first, p_last) AS g(x)
+             WHERE NOT EXISTS (SELECT 1 FROM bench.seats_sold s
+                                WHERE s.run = p_run AND s.resource_id = g.x)
+             ORDER BY random()
+             LIMIT p_count) AS pick;
+    IF v_seats IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '{STOP_SQLSTATE}', MESSAGE = '{STOP_MESSAGE}';
+    END IF;
+    v_code := bench.book(p_run, p_venue_id, v_seats, p_starts_at, p_ends_at,
+                         cardinality(v_seats), 1);
+    IF v_code = 'ok' THEN
+        INSERT INTO bench.seats_sold (run, resource_id) SELECT p_run, unnest(v_seats);
+    END IF;
+    RETURN v_code;
+END
+$$;
+
+-- S6: the server-side cost of check_availability, one-hour questions on
+-- random resources and hours: microseconds per call, measured with
+-- clock_timestamp() around each call, so no network or client time is in it.
+CREATE FUNCTION bench.time_check_availability(
+    p_venue_id bigint, p_first bigint, p_resources int, p_t0 timestamptz, p_hours int,
+    p_samples int)
+RETURNS float8[]
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_out      float8[] := '{{}}';
+    v_resource bigint;
+    v_start    timestamptz;
+    v_clock    timestamptz;
+    v_free     boolean;
+BEGIN
+    FOR k IN 1..p_samples LOOP
+        v_resource := p_first + floor(random() * p_resources)::bigint;
+        v_start := p_t0 + floor(random() * p_hours)::int * interval '1 hour';
+        v_clock := clock_timestamp();
+        v_free := bookingdb.check_availability(p_venue_id, ARRAY[v_resource], v_start,
+                                               v_start + interval '1 hour');
+        v_out := v_out || (extract(epoch FROM clock_timestamp() - v_clock) * 1e6)::float8;
+    END LOOP;
+    RETURN v_out;
+END
+$$;
+"""
+
+# Pre-loaded bookings (S6, S7) are the rows create_booking_atomic writes for
+# a one-hour confirmed booking: the booking at version 1, its allocation, and
+# one 'create' audit row, so verify_invariants() holds. Slots come from a
+# SlotPlan, so they never collide with each other.
+_PRELOAD_SQL = """
+WITH b AS (
+    INSERT INTO bookingdb.bookings
+        (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids)
+    SELECT %(venue)s, 'BK-' || to_char(k, 'FM0000-0000'), 'confirmed', s.starts_at,
+           s.starts_at + interval '1 hour', 1, 1, ARRAY[s.resource_id]
+      FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS k,
+           LATERAL (SELECT %(rbase)s::bigint + (k * %(mul)s::bigint %% %(slots)s::bigint)
+                               %% %(nres)s::bigint AS resource_id,
+                           to_timestamp(%(t0)s::bigint
+                               + ((k * %(mul)s::bigint %% %(slots)s::bigint) / %(nres)s::bigint)
+                               * 3600) AS starts_at) AS s
+    RETURNING venue_id, booking_id, resource_ids[1] AS resource_id, starts_at, ends_at,
+              status, created_at
+), a AS (
+    INSERT INTO bookingdb.allocations
+        (venue_id, booking_id, resource_id, blocked, quantity, exclusive)
+    SELECT b.venue_id, b.booking_id, b.resource_id, tstzrange(b.starts_at, b.ends_at), 1, true
+      FROM b
+)
+"""
+_PRELOAD_AUDIT_SQL = """
+INSERT INTO bookingdb.audit_log
+    (venue_id, booking_id, version, action, old_status, new_status, actor, at)
+SELECT b.venue_id, b.booking_id, 1, 'create', NULL, b.status, session_user, b.created_at FROM b
+"""
+# Without the privilege to switch triggers off, the audit trigger writes the
+# audit rows itself (slower, same rows).
+_PRELOAD_COUNT_SQL = "SELECT count(*) FROM b"
+
+
+def install(conn: Connection) -> None:
+    """Create the ``bench`` schema (in the template database)."""
+    conn.execute(SCHEMA_SQL)
+
+
+def add_resources(
+    conn: Connection, venue_id: int, count: int, *, capacity: int = 1, kind: str = "table"
+) -> int:
+    """Add ``count`` resources through the public function; return the first
+    id (they are consecutive: each scenario has a database of its own)."""
+    rows = conn.execute(
+        "SELECT bookingdb.add_resource(venue_id => %s, name => %s || g, capacity => %s,"
+        " kind => %s) FROM generate_series(1, %s) AS g",
+        (venue_id, f"{kind} ", capacity, kind, count),
+    ).fetchall()
+    ids = sorted(int(row[0]) for row in rows)
+    if ids != list(range(ids[0], ids[0] + count)):
+        raise RuntimeError("resource ids are not consecutive; is something else writing here?")
+    return ids[0]
+
+
+def create_venue(conn: Connection, name: str) -> int:
+    row = conn.execute("SELECT bookingdb.create_venue(%s, 'UTC')", (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def hour_from_now(conn: Connection, days: int) -> int:
+    """Epoch seconds of the start of the hour ``days`` days from now."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM date_trunc('hour', now()) + make_interval(days => %s))::bigint",
+        (days,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def preload(conn: Connection, plan: SlotPlan, first: int, count: int) -> None:
+    """Write bookings for slots ``first .. first+count-1`` of ``plan`` directly
+    into the tables (setup, not measured)."""
+    if count <= 0:
+        return
+    params = {
+        **plan.pgbench_variables(),
+        "mul": MULTIPLIER,
+        "first": first,
+        "last": first + count - 1,
+    }
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    superuser = bool(row and row[0])
+    with conn.transaction():
+        if superuser:
+            # Triggers off for this transaction: the audit rows are written
+            # below, in bulk, exactly as the audit trigger would write them.
+            conn.execute("SET LOCAL session_replication_role = replica")
+            conn.execute(_PRELOAD_SQL + _PRELOAD_AUDIT_SQL, params)
+        else:
+            conn.execute(_PRELOAD_SQL + _PRELOAD_COUNT_SQL, params)
+
+
+def settle(conn: Connection, tables: list[str]) -> None:
+    """Before a measurement: fresh statistics, no dead rows to clean, and a
+    checkpoint so the run does not pay for earlier writes (best effort: the
+    checkpoint needs privileges a --dsn user may not have)."""
+    for table in tables:
+        conn.execute(f"VACUUM (ANALYZE) {table}")
+    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+        conn.execute("CHECKPOINT")
+
+
+BOOKING_TABLES = ["bookingdb.bookings", "bookingdb.allocations", "bookingdb.audit_log"]
+
+
+def violations(conn: Connection) -> list[str]:
+    """``verify_invariants()``, one line per violation."""
+    rows = conn.execute("SELECT invariant, detail FROM bookingdb.verify_invariants()").fetchall()
+    return [f"{invariant}: {detail}" for invariant, detail in rows]
+
+
+def outcome_counts(conn: Connection, run: str) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT code, count(*) FROM bench.outcomes WHERE run = %s GROUP BY code ORDER BY code",
+        (run,),
+    ).fetchall()
+    return {str(code): int(n) for code, n in rows}
+
+
+def outcome_acks(conn: Connection, run: str) -> list[Ack]:
+    rows = conn.execute(
+        "SELECT booking_id, resource_ids, extract(epoch FROM starts_at)::float8,"
+        " extract(epoch FROM ends_at)::float8, quantity"
+        " FROM bench.outcomes WHERE run = %s AND code = 'ok'",
+        (run,),
+    ).fetchall()
+    return [
+        Ack(
+            resource_ids=tuple(int(r) for r in resource_ids),
+            starts_at=float(starts),
+            ends_at=float(ends),
+            quantity=int(quantity),
+            booking_id=int(booking_id),
+        )
+        for booking_id, resource_ids, starts, ends, quantity in rows
+    ]
+
+
+def outcome_window(conn: Connection, run: str) -> tuple[float | None, float | None]:
+    """(first attempt, last acknowledged booking) of a run, epoch seconds."""
+    row = conn.execute(
+        "SELECT extract(epoch FROM min(at))::float8,"
+        " extract(epoch FROM max(at) FILTER (WHERE code = 'ok'))::float8"
+        " FROM bench.outcomes WHERE run = %s",
+        (run,),
+    ).fetchone()
+    if row is None:
+        return None, None
+    first, last = row
+    return (None if first is None else float(first)), (None if last is None else float(last))
+
+
+def count_bookings(conn: Connection, venue_id: int) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM bookingdb.bookings WHERE venue_id = %s", (venue_id,)
+    ).fetchone()
+    return int(row[0]) if row else 0
