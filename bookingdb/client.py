@@ -36,6 +36,17 @@ _TRANSIENT = (
 _BOOKING = kwargs_row(Booking.from_row)
 
 
+_INT32 = range(-(2**31), 2**31)
+
+
+def _int32(name: str, value: int | None) -> int | None:
+    # SQL int is 32 bits; psycopg would send a larger Python int as bigint and
+    # the function would not even be found. Say what is wrong instead.
+    if value is not None and value not in _INT32:
+        raise ValueError(f"{name} must fit in a 32-bit integer (got {value})")
+    return value
+
+
 def _aware(name: str, value: datetime) -> datetime:
     # A naive datetime would be read in the session's TimeZone; refuse it.
     if value.tzinfo is None or value.utcoffset() is None:
@@ -155,7 +166,14 @@ class BookingDB:
         return int(
             self._one(
                 "SELECT bookingdb.add_resource(%s, %s, %s, %s, %s, %s)",
-                (venue_id, name, capacity, seats_min, seats_max, kind),
+                (
+                    venue_id,
+                    name,
+                    _int32("capacity", capacity),
+                    _int32("seats_min", seats_min),
+                    _int32("seats_max", seats_max),
+                    kind,
+                ),
                 scalar_row,
             )
         )
@@ -181,8 +199,8 @@ class BookingDB:
                 list(resource_ids),
                 _aware("starts_at", starts_at),
                 _aware("ends_at", ends_at),
-                party_size,
-                quantity,
+                _int32("party_size", party_size),
+                _int32("quantity", quantity),
                 idempotency_key,
                 ttl,
             ),
@@ -221,7 +239,12 @@ class BookingDB:
 
     def expire_holds(self, max_rows: int = 1000) -> int:
         return int(
-            self._one("SELECT bookingdb.expire_holds(%s)", (max_rows,), scalar_row, retry_safe=True)
+            self._one(
+                "SELECT bookingdb.expire_holds(%s)",
+                (_int32("max_rows", max_rows),),
+                scalar_row,
+                retry_safe=True,
+            )
         )
 
     # -- bookings ----------------------------------------------------------------------
@@ -245,9 +268,9 @@ class BookingDB:
                 list(resource_ids),
                 _aware("starts_at", starts_at),
                 _aware("ends_at", ends_at),
-                party_size,
+                _int32("party_size", party_size),
                 customer_json(customer),
-                quantity,
+                _int32("quantity", quantity),
                 idempotency_key,
             ),
             _BOOKING,
@@ -266,7 +289,7 @@ class BookingDB:
     ) -> Booking:
         return self._one(
             "SELECT * FROM bookingdb.cancel_booking(%s, %s, %s, %s)",
-            (venue_id, booking_id, expected_version, reason),
+            (venue_id, booking_id, _int32("expected_version", expected_version), reason),
             _BOOKING,
         )
 
@@ -284,7 +307,7 @@ class BookingDB:
             (
                 venue_id,
                 booking_id,
-                expected_version,
+                _int32("expected_version", expected_version),
                 _aware("starts_at", starts_at),
                 _aware("ends_at", ends_at),
                 None if resource_ids is None else list(resource_ids),
@@ -328,7 +351,7 @@ class BookingDB:
                     list(resource_ids),
                     _aware("starts_at", starts_at),
                     _aware("ends_at", ends_at),
-                    quantity,
+                    _int32("quantity", quantity),
                     exclude_booking_id,
                 ),
                 scalar_row,

@@ -75,20 +75,28 @@ COMMENT ON FUNCTION bookingdb.add_resource(bigint, text, int, int, int, text) IS
 -- Bookings and allocations refer to venues and resources without a foreign
 -- key (see migrations/0001); these triggers keep the reference sound by
 -- refusing to delete a venue or resource that anything refers to.
-CREATE FUNCTION bookingdb._refuse_referenced_delete()
+CREATE FUNCTION bookingdb._refuse_venue_delete()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'venues' AND EXISTS (
-           SELECT 1 FROM bookingdb.bookings b WHERE b.venue_id = OLD.venue_id) THEN
+    IF EXISTS (SELECT 1 FROM bookingdb.bookings b WHERE b.venue_id = OLD.venue_id) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'venue has bookings and cannot be deleted',
             DETAIL = format('venue_id: %s', OLD.venue_id);
     END IF;
-    IF TG_TABLE_NAME = 'resources' AND EXISTS (
-           SELECT 1 FROM bookingdb.allocations a
-            WHERE a.venue_id = OLD.venue_id AND a.resource_id = OLD.resource_id) THEN
+    RETURN OLD;
+END
+$$;
+
+CREATE FUNCTION bookingdb._refuse_resource_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM bookingdb.allocations a
+                WHERE a.venue_id = OLD.venue_id AND a.resource_id = OLD.resource_id) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'resource has bookings and cannot be deleted',
             DETAIL = format('venue_id: %s, resource_id: %s', OLD.venue_id, OLD.resource_id);
     END IF;
@@ -97,7 +105,7 @@ END
 $$;
 
 CREATE TRIGGER venues_refuse_referenced_delete BEFORE DELETE ON bookingdb.venues
-    FOR EACH ROW EXECUTE FUNCTION bookingdb._refuse_referenced_delete();
+    FOR EACH ROW EXECUTE FUNCTION bookingdb._refuse_venue_delete();
 
 CREATE TRIGGER resources_refuse_referenced_delete BEFORE DELETE ON bookingdb.resources
-    FOR EACH ROW EXECUTE FUNCTION bookingdb._refuse_referenced_delete();
+    FOR EACH ROW EXECUTE FUNCTION bookingdb._refuse_resource_delete();

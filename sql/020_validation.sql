@@ -33,31 +33,53 @@ AS $$
                b.cancel_reason)::bookingdb.booking
 $$;
 
--- The highest number of units in use at any instant of `blocked` on one
--- shared resource, ignoring `exclude_booking_id`. A sweep over start (+q) and
--- end (-q) events: counting overlapping bookings instead would refuse a
--- 10:00-11:00 booking next to 09:00-10:00 and 11:00-12:00 ones that never
--- meet. Ends sort before starts at the same instant because ranges are [).
-CREATE FUNCTION bookingdb._max_occupancy(
+-- The active, unlapsed allocations on one shared resource that overlap
+-- `blocked`, ignoring `exclude_booking_id`. Inlined by the planner into its
+-- callers, so it adds no call of its own.
+CREATE FUNCTION bookingdb._shared_overlaps(
     p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint)
+RETURNS SETOF bookingdb.allocations
+LANGUAGE sql STABLE
+AS $$
+    SELECT a.*
+      FROM bookingdb.allocations a
+     WHERE a.venue_id = p_venue_id
+       AND a.resource_id = p_resource_id
+       AND a.active AND NOT a.exclusive
+       AND a.blocked && p_blocked
+       AND (a.expires_at IS NULL OR a.expires_at > now())
+       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id
+$$;
+
+-- The highest number of units in use at any instant of `blocked` on one
+-- shared resource. A sweep over start (+q) and end (-q) events: counting
+-- overlapping bookings instead would refuse a 10:00-11:00 booking next to
+-- 09:00-10:00 and 11:00-12:00 ones that never meet. Ends sort before starts
+-- at the same instant because ranges are [).
+--
+-- The plain sum of the overlapping units is an upper bound that needs no
+-- sort; when it already leaves room for p_wanted more units, it is returned
+-- instead (callers only compare the result with capacity - p_wanted).
+CREATE FUNCTION bookingdb._max_occupancy(
+    p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint,
+    p_capacity int, p_wanted int)
 RETURNS int
 LANGUAGE sql STABLE
 AS $$
-    SELECT coalesce(max(running), 0)::int
-    FROM (
-        SELECT sum(e.delta) OVER (ORDER BY e.at, e.delta ROWS UNBOUNDED PRECEDING) AS running
-        FROM bookingdb.allocations a,
-             LATERAL (VALUES (greatest(lower(a.blocked), lower(p_blocked)), a.quantity),
-                             (upper(a.blocked), -a.quantity)) AS e(at, delta)
-        WHERE a.venue_id = p_venue_id
-          AND a.resource_id = p_resource_id
-          AND a.active AND NOT a.exclusive
-          AND a.blocked && p_blocked
-          AND (a.expires_at IS NULL OR a.expires_at > now())
-          AND a.booking_id IS DISTINCT FROM p_exclude_booking_id
-    ) AS s
+    SELECT CASE
+        WHEN total.units + p_wanted <= p_capacity THEN total.units
+        ELSE (SELECT coalesce(max(s.running), 0)::int
+                FROM (SELECT sum(e.delta) OVER (ORDER BY e.at, e.delta ROWS UNBOUNDED PRECEDING)
+                                 AS running
+                        FROM bookingdb._shared_overlaps(p_venue_id, p_resource_id, p_blocked,
+                                                        p_exclude_booking_id) AS a,
+                             LATERAL (VALUES (greatest(lower(a.blocked), lower(p_blocked)), a.quantity),
+                                             (upper(a.blocked), -a.quantity)) AS e(at, delta)) AS s)
+    END
+      FROM (SELECT coalesce(sum(a.quantity), 0)::int AS units
+              FROM bookingdb._shared_overlaps(p_venue_id, p_resource_id, p_blocked,
+                                              p_exclude_booking_id) AS a) AS total
 $$;
-
 -- Validates a booking request against the venue and its resources in one
 -- query and returns what the writers need. Every booking path (hold, atomic
 -- booking, reschedule) calls it, so no path can skip a rule. Later rules

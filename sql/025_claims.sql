@@ -59,7 +59,7 @@ BEGIN
            LATERAL (SELECT bookingdb._max_occupancy(
                         p_venue_id, r.resource_id,
                         tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
-                        p_exclude_booking_id) AS used) AS occ
+                        p_exclude_booking_id, r.capacity, p_quantity) AS used) AS occ
      WHERE r.venue_id = p_venue_id
        AND r.resource_id = ANY (p_shared_ids)
        AND occ.used + p_quantity > r.capacity;
@@ -132,14 +132,20 @@ END
 $$;
 
 -- Writes a booking's allocations (one per resource). Exclusive resources are
--- guarded by the exclusion constraint. Callers expire the lapsed holds in the
--- way first (_expire_in_way with p_wait, before they write any allocation);
--- a hold that lapsed in between is expired here without waiting and the
--- insert retried once. Raises BK001 naming the resources still taken; the
--- exception undoes everything the calling function wrote.
+-- guarded by the exclusion constraint. When a lapsed hold is in the way, it
+-- is expired and the insert retried once; raises BK001 naming the resources
+-- still taken (the exception undoes everything the caller wrote).
+--
+-- p_may_wait: the caller has written no allocation before this call (a new
+-- booking), so if the first insert places nothing, waiting for a lapsed
+-- hold's row lock is safe. Otherwise (several resources, or a reschedule that
+-- deleted its old allocations) the caller expired the holds in its way with
+-- waiting beforehand, and here a hold that lapsed in between is only expired
+-- if nobody holds it.
 CREATE FUNCTION bookingdb._place(
     p_venue_id bigint, p_booking_id bigint, p_resource_ids bigint[],
-    p_starts_at timestamptz, p_ends_at timestamptz, p_quantity int, p_expires_at timestamptz)
+    p_starts_at timestamptz, p_ends_at timestamptz, p_quantity int, p_expires_at timestamptz,
+    p_may_wait boolean)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
@@ -171,7 +177,8 @@ BEGIN
             RETURN;
         END IF;
         EXIT WHEN attempt = 2;
-        PERFORM bookingdb._expire_in_way(p_venue_id, v_todo, p_starts_at, p_ends_at, false);
+        PERFORM bookingdb._expire_in_way(p_venue_id, v_todo, p_starts_at, p_ends_at,
+                                         p_may_wait AND v_todo = p_resource_ids);
     END LOOP;
 
     RAISE EXCEPTION USING ERRCODE = 'BK001', MESSAGE = 'slot unavailable',
@@ -199,10 +206,10 @@ $$;
 
 -- Creates a held or confirmed booking. Statements on the common path:
 -- validate (one query), [shared-resource locks], [idempotency lookup],
--- [shared-capacity check], expire lapsed holds in the way, insert the
--- booking, insert its allocations. Locks are always taken in that order
--- (advisory locks, then rows of lapsed holds, then allocations), which is
--- what keeps concurrent bookings free of deadlocks.
+-- [shared-capacity check], insert the booking, [expire lapsed holds in the
+-- way], insert its allocations. Every path waits in that order (advisory
+-- locks, the booking's unique keys, rows of lapsed holds, allocations),
+-- which is what keeps concurrent bookings free of deadlocks.
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
@@ -224,8 +231,10 @@ BEGIN
             DETAIL = format('customer is a JSON %s', jsonb_typeof(p_customer));
     END IF;
     IF p_status = 'held' THEN
-        IF p_ttl <= interval '0' THEN
-            RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'ttl must be positive',
+        -- A hold is a short claim; a bound also keeps expires_at readable
+        -- by every client (no year-275000 expiry).
+        IF p_ttl <= interval '0' OR p_ttl > interval '30 days' THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'ttl must be positive and at most 30 days',
                 DETAIL = format('ttl: %s', p_ttl);
         END IF;
         v_expires := now() + coalesce(p_ttl, v_req.hold_ttl);
@@ -239,11 +248,13 @@ BEGIN
     END IF;
 
     IF p_idempotency_key IS NOT NULL THEN
-        -- Epoch seconds, not timestamptz::text: the fingerprint must not
-        -- depend on the session's TimeZone.
+        -- Epoch seconds, not timestamptz::text or interval::text: the
+        -- fingerprint must not depend on the session's TimeZone or
+        -- IntervalStyle.
         v_hash := hashtextextended(concat_ws('|', p_status, v_req.resource_ids::text,
                       extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
-                      p_party_size, p_quantity, p_customer::text, p_payment_ref, p_ttl), 0);
+                      p_party_size, p_quantity, p_customer::text, p_payment_ref,
+                      extract(epoch FROM p_ttl)), 0);
         SELECT * INTO v_row FROM bookingdb.bookings b
          WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -255,7 +266,6 @@ BEGIN
         PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
                                         p_quantity, NULL);
     END IF;
-    PERFORM bookingdb._expire_in_way(p_venue_id, v_req.resource_ids, p_starts_at, p_ends_at, true);
 
     FOR attempt IN 1..5 LOOP
         -- DO NOTHING covers both unique keys: a twin request with the same
@@ -282,8 +292,16 @@ BEGIN
         RAISE EXCEPTION 'could not allocate a unique booking reference in venue %', p_venue_id;
     END IF;
 
+    -- One resource: the insert goes first and lapsed holds are expired only
+    -- when it hits one (_place may wait then: nothing is written yet). Several
+    -- resources: expire first, since after a partial insert waiting for a
+    -- hold could deadlock.
+    IF cardinality(v_req.resource_ids) > 1 THEN
+        PERFORM bookingdb._expire_in_way(p_venue_id, v_req.resource_ids, p_starts_at, p_ends_at, true);
+    END IF;
     PERFORM bookingdb._place(p_venue_id, v_row.booking_id, v_req.resource_ids,
-                             p_starts_at, p_ends_at, p_quantity, v_expires);
+                             p_starts_at, p_ends_at, p_quantity, v_expires,
+                             p_may_wait => cardinality(v_req.resource_ids) = 1);
     RETURN bookingdb._as_booking(v_row);
 END
 $$;

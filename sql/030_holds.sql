@@ -19,7 +19,8 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION bookingdb.create_hold(bigint, bigint[], timestamptz, timestamptz, int, int, text, interval) IS
-    'Holds resources for [starts_at, ends_at) until now() + ttl (default: the venue''s hold_ttl); returns the '
+    'Holds resources for [starts_at, ends_at) until now() + ttl (default: the venue''s hold_ttl; at most '
+    '30 days); returns the '
     'booking (status held, expires_at set). All resources or none. Same idempotency_key + same request returns '
     'the original booking. Refusals: BK001 taken, BK002 full, BK005 key reused, BK007 unknown venue/resource, '
     'BK008 bad argument, BK011 bad range, BK012 in the past, BK014 party size, BK017 quantity.';
@@ -71,9 +72,12 @@ DECLARE
     v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
 BEGIN
     PERFORM bookingdb._require_live_hold(v_row, 'extend');
-    IF extra IS NULL OR extra <= interval '0' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'extra must be a positive interval',
-            DETAIL = format('extra: %s', coalesce(extra::text, 'NULL'));
+    -- Same bound as create_hold's ttl: a hold ends at most 30 days from now.
+    IF extra IS NULL OR extra <= interval '0' OR extra > interval '30 days'
+       OR v_row.expires_at + extra > now() + interval '30 days' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008',
+            MESSAGE = 'extra must be positive and the hold must end within 30 days',
+            DETAIL = format('extra: %s, expires_at: %s', coalesce(extra::text, 'NULL'), v_row.expires_at);
     END IF;
     UPDATE bookingdb.bookings b
        SET expires_at = b.expires_at + extra
@@ -84,8 +88,8 @@ END
 $$;
 
 COMMENT ON FUNCTION bookingdb.extend_hold(bigint, bigint, interval) IS
-    'Pushes a live hold''s expires_at later by extra. Refusals: BK003 expired or released, BK006 not a hold, '
-    'BK007 not found, BK008 extra not positive.';
+    'Pushes a live hold''s expires_at later by extra (a hold ends at most 30 days from now). Refusals: '
+    'BK003 expired or released, BK006 not a hold, BK007 not found, BK008 extra not positive or too long.';
 
 CREATE FUNCTION bookingdb.release_hold(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking

@@ -97,7 +97,8 @@ BEGIN
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     PERFORM bookingdb._place(v_row.venue_id, v_row.booking_id, v_req.resource_ids,
-                             v_row.starts_at, v_row.ends_at, v_row.quantity, v_row.expires_at);
+                             v_row.starts_at, v_row.ends_at, v_row.quantity, v_row.expires_at,
+                             p_may_wait => false);
     RETURN bookingdb._as_booking(v_row);
 END
 $$;

@@ -46,7 +46,7 @@ BEGIN
                       AND a.booking_id IS DISTINCT FROM exclude_booking_id)
                ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
                         tstzrange(starts_at - r.buffer_before, ends_at + r.buffer_after),
-                        exclude_booking_id) + quantity <= r.capacity
+                        exclude_booking_id, r.capacity, quantity) + quantity <= r.capacity
            END)
       INTO v_known, v_free
       FROM bookingdb.resources r

@@ -1,0 +1,205 @@
+"""Helpers for the SQL contract tests: call bookingdb functions as a psql user
+does, and prove that a refusal leaves the tables exactly as they were."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+Conn = psycopg.Connection[Any]
+
+# The columns the issue promises in every "booking row".
+BOOKING_COLUMNS = (
+    "id",
+    "venue_id",
+    "reference",
+    "status",
+    "starts_at",
+    "ends_at",
+    "party_size",
+    "expires_at",
+    "version",
+    "created_at",
+)
+
+TABLES = ("venues", "resources", "bookings", "allocations", "audit_log")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Row counts per table plus a digest of every row, so an UPDATE that
+    changes no count is caught as well as an INSERT."""
+
+    counts: dict[str, int]
+    digest: str
+
+
+def snapshot(conn: Conn) -> Snapshot:
+    # Row text depends on the session's TimeZone and IntervalStyle; read it
+    # with fixed ones so snapshots from differently set sessions compare.
+    saved = conn.execute(
+        "SELECT current_setting('TimeZone'), current_setting('IntervalStyle')"
+    ).fetchone()
+    assert saved is not None
+    conn.execute("SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'")
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            """
+            SELECT (SELECT count(*) FROM bookingdb.venues)      AS venues,
+                   (SELECT count(*) FROM bookingdb.resources)   AS resources,
+                   (SELECT count(*) FROM bookingdb.bookings)    AS bookings,
+                   (SELECT count(*) FROM bookingdb.allocations) AS allocations,
+                   (SELECT count(*) FROM bookingdb.audit_log)   AS audit_log,
+                   md5(concat_ws('|',
+                       (SELECT string_agg(v::text, ',' ORDER BY v.venue_id)
+                          FROM bookingdb.venues v),
+                       (SELECT string_agg(r::text, ',' ORDER BY r.venue_id, r.resource_id)
+                          FROM bookingdb.resources r),
+                       (SELECT string_agg(b::text, ',' ORDER BY b.venue_id, b.booking_id)
+                          FROM bookingdb.bookings b),
+                       (SELECT string_agg(a::text, ',' ORDER BY a.venue_id, a.booking_id,
+                                          a.resource_id)
+                          FROM bookingdb.allocations a),
+                       (SELECT string_agg(l::text, ',' ORDER BY l.venue_id, l.audit_id)
+                          FROM bookingdb.audit_log l))) AS digest
+            """
+        ).fetchone()
+    conn.execute(
+        "SELECT set_config('TimeZone', %s, false), set_config('IntervalStyle', %s, false)", saved
+    )
+    assert row is not None
+    return Snapshot(counts={t: row[t] for t in TABLES}, digest=row["digest"])
+
+
+def counts(conn: Conn) -> dict[str, int]:
+    return snapshot(conn).counts
+
+
+def refuse(conn: Conn, code: str, query: str, params: Any = None) -> psycopg.Error:
+    """Run ``query``; it must fail with SQLSTATE ``code`` and write nothing."""
+    before = snapshot(conn)
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(query, params)
+    error = info.value
+    assert error.diag.sqlstate == code, (
+        f"expected {code}, got {error.diag.sqlstate}: {error.diag.message_primary}"
+    )
+    after = snapshot(conn)
+    assert after.counts == before.counts, "a refusal changed row counts"
+    assert after.digest == before.digest, "a refusal changed rows"
+    return error
+
+
+def one(conn: Conn, query: str, params: Any = None) -> dict[str, Any]:
+    """The single row a function returns, as a dict keyed by column name."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query, params).fetchall()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def rows(conn: Conn, query: str, params: Any = None) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def scalar(conn: Conn, query: str, params: Any = None) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def add_resource(
+    conn: Conn,
+    venue_id: int,
+    name: str = "table",
+    capacity: int = 1,
+    seats_min: int = 1,
+    seats_max: int | None = None,
+    kind: str = "table",
+) -> int:
+    return int(
+        scalar(
+            conn,
+            "SELECT bookingdb.add_resource(%s, %s, %s, %s, %s, %s)",
+            (venue_id, name, capacity, seats_min, seats_max, kind),
+        )
+    )
+
+
+def hold(
+    conn: Conn,
+    venue_id: int,
+    resource_ids: list[int],
+    starts_at: datetime,
+    ends_at: datetime,
+    party_size: int = 1,
+    quantity: int = 1,
+    idempotency_key: str | None = None,
+    ttl: timedelta | str | None = None,
+) -> dict[str, Any]:
+    return one(
+        conn,
+        "SELECT * FROM bookingdb.create_hold(%s, %s, %s, %s, %s, %s, %s, %s::interval)",
+        (venue_id, resource_ids, starts_at, ends_at, party_size, quantity, idempotency_key, ttl),
+    )
+
+
+def book(
+    conn: Conn,
+    venue_id: int,
+    resource_ids: list[int],
+    starts_at: datetime,
+    ends_at: datetime,
+    party_size: int = 1,
+    quantity: int = 1,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    return one(
+        conn,
+        """SELECT * FROM bookingdb.create_booking_atomic(
+               venue_id => %s, resource_ids => %s, starts_at => %s, ends_at => %s,
+               party_size => %s, quantity => %s, idempotency_key => %s)""",
+        (venue_id, resource_ids, starts_at, ends_at, party_size, quantity, idempotency_key),
+    )
+
+
+def get(conn: Conn, venue_id: int, booking_id: int) -> dict[str, Any]:
+    return one(conn, "SELECT * FROM bookingdb.get_booking(%s, %s)", (venue_id, booking_id))
+
+
+def available(
+    conn: Conn,
+    venue_id: int,
+    resource_ids: list[int],
+    starts_at: datetime,
+    ends_at: datetime,
+    quantity: int = 1,
+    exclude_booking_id: int | None = None,
+) -> bool:
+    return bool(
+        scalar(
+            conn,
+            "SELECT bookingdb.check_availability(%s, %s, %s, %s, %s, %s)",
+            (venue_id, resource_ids, starts_at, ends_at, quantity, exclude_booking_id),
+        )
+    )
+
+
+def violations(conn: Conn) -> list[tuple[str, str]]:
+    return [
+        (r["invariant"], r["detail"])
+        for r in rows(conn, "SELECT * FROM bookingdb.verify_invariants()")
+    ]
+
+
+def expire_now(conn: Conn, booking: dict[str, Any]) -> None:
+    """Assert that a hold made with a tiny ttl in an earlier transaction has
+    lapsed by the clock of this new transaction (no sleep needed: each
+    autocommit statement is a transaction with a later now())."""
+    assert scalar(conn, "SELECT now() >= %s", (booking["expires_at"],)) is True
