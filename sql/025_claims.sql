@@ -205,10 +205,10 @@ END
 $$;
 
 -- Creates a held or confirmed booking. Statements on the common path:
--- validate (one query), [shared-resource locks], [idempotency lookup],
--- [shared-capacity check], insert the booking, [expire lapsed holds in the
--- way], insert its allocations. Every path waits in that order (advisory
--- locks, the booking's unique keys, rows of lapsed holds, allocations),
+-- validate (one query), [idempotency lookup], insert the booking,
+-- [shared-resource locks and capacity check], [expire lapsed holds in the
+-- way], insert its allocations. Every path waits in that order (the
+-- booking's unique keys, advisory locks, rows of lapsed holds, allocations),
 -- which is what keeps concurrent bookings free of deadlocks.
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
@@ -240,13 +240,6 @@ BEGIN
         v_expires := now() + coalesce(p_ttl, v_req.hold_ttl);
     END IF;
 
-    -- Lock shared resources before looking up the idempotency key: a twin
-    -- request that holds the lock and then commits is then visible to the
-    -- lookup, which returns its booking instead of counting it as occupancy.
-    IF v_req.shared_ids IS NOT NULL THEN
-        PERFORM bookingdb._lock_resources(v_req.shared_ids);
-    END IF;
-
     IF p_idempotency_key IS NOT NULL THEN
         -- Epoch seconds, not timestamptz::text or interval::text: the
         -- fingerprint must not depend on the session's TimeZone or
@@ -260,11 +253,6 @@ BEGIN
         IF FOUND THEN
             RETURN bookingdb._replay(v_row, v_hash);
         END IF;
-    END IF;
-
-    IF v_req.shared_ids IS NOT NULL THEN
-        PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
-                                        p_quantity, NULL);
     END IF;
 
     FOR attempt IN 1..5 LOOP
@@ -290,6 +278,17 @@ BEGIN
     END LOOP;
     IF v_row.booking_id IS NULL THEN
         RAISE EXCEPTION 'could not allocate a unique booking reference in venue %', p_venue_id;
+    END IF;
+
+    -- Shared resources: lock, then check, as late as possible, because the
+    -- lock is held until commit: validation, the booking row and its audit
+    -- row stay outside the critical section. A twin request with the same
+    -- idempotency key never gets here: it waits on this booking's key above
+    -- and then returns this booking.
+    IF v_req.shared_ids IS NOT NULL THEN
+        PERFORM bookingdb._lock_resources(v_req.shared_ids);
+        PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
+                                        p_quantity, NULL);
     END IF;
 
     -- One resource: the insert goes first and lapsed holds are expired only

@@ -191,7 +191,7 @@ class Step:
         return self.outcome
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     """Poll until ``condition()`` holds. Used to wait for a state (a hold has
     lapsed on the database clock, a session is blocked on a lock), never to
     order racers."""
