@@ -61,8 +61,10 @@ SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
-    v_req record;
+    v_row      bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
+    v_req      record;
+    v_old_ids  bigint[];
+    v_resource bigint;
 BEGIN
     -- Holds do not move (release and hold again): a booking function that
     -- finds a hold lapsed by its clock locks the hold's row while holding its
@@ -80,25 +82,36 @@ BEGIN
     -- Same lock order as _book: resource locks, lapsed holds, allocations.
     IF v_req.shared_ids IS NOT NULL THEN
         PERFORM bookingdb._lock_resources(v_req.shared_ids);
-    END IF;
-    PERFORM bookingdb._expire_in_way(v_row.venue_id, v_req.resource_ids, starts_at, ends_at, true);
-    -- Give up the old claim first, so a booking can move within its own time
-    -- (an hour later on the same table). If the new slot is refused the
-    -- exception rolls this back too: the old slot stays booked.
-    DELETE FROM bookingdb.allocations a
-     WHERE a.venue_id = v_row.venue_id AND a.booking_id = v_row.booking_id;
-    IF v_req.shared_ids IS NOT NULL THEN
         PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
                                         v_row.quantity, v_row.booking_id);
     END IF;
+    PERFORM bookingdb._expire_in_way(v_row.venue_id, v_req.resource_ids, starts_at, ends_at, true);
+    v_old_ids := v_row.resource_ids;
     UPDATE bookingdb.bookings b
        SET starts_at = reschedule_booking.starts_at, ends_at = reschedule_booking.ends_at,
            resource_ids = v_req.resource_ids
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
-    PERFORM bookingdb._place(v_row.venue_id, v_row.booking_id, v_req.resource_ids,
-                             v_row.starts_at, v_row.ends_at, v_row.quantity, v_row.expires_at,
-                             p_may_wait => false);
+
+    -- Resource by resource in id order: give up the old claim on a resource
+    -- just before claiming it anew, so a booking can move within its own
+    -- time (an hour later on the same table). Deleting every old claim up
+    -- front would let another booking wait on a deleted row of ours while we
+    -- wait on its new one (a 40P01 seen in a storm). If a new slot is
+    -- refused, the exception rolls all of this back: the old slot stays
+    -- booked.
+    FOR v_resource IN
+        SELECT DISTINCT x FROM unnest(v_old_ids || v_req.resource_ids) AS x ORDER BY x
+    LOOP
+        DELETE FROM bookingdb.allocations a
+         WHERE a.venue_id = v_row.venue_id AND a.booking_id = v_row.booking_id
+           AND a.resource_id = v_resource;
+        IF v_resource = ANY (v_req.resource_ids) THEN
+            PERFORM bookingdb._place(v_row.venue_id, v_row.booking_id, ARRAY[v_resource],
+                                     v_row.starts_at, v_row.ends_at, v_row.quantity,
+                                     v_row.expires_at, p_may_wait => false);
+        END IF;
+    END LOOP;
     RETURN bookingdb._as_booking(v_row);
 END
 $$;
