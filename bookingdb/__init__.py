@@ -1,32 +1,51 @@
 """bookingdb: a booking engine that lives in PostgreSQL.
 
 The rules (no double booking, no overselling, expiring holds, idempotent
-retries, optimistic versions, audit) are enforced by the database; this
-package is a thin typed wrapper around its functions.
+retries, optimistic versions, audit, venue rules and opening hours) are
+enforced by the database; this package is a thin typed wrapper around its
+functions.
 """
 
 from bookingdb.client import BookingDB
 from bookingdb.errors import (
+    BeyondMaxAdvance,
     BookingError,
     CapacityExceeded,
     HoldExpired,
     IdempotencyConflict,
     InPast,
     InvalidArgument,
+    InvalidRule,
     InvalidTimeRange,
     InvalidTransition,
     NotFound,
+    NoticeTooShort,
+    OutsideOpeningHours,
+    PartyDoesNotFit,
     PartySizeNotAllowed,
     QuantityNotAllowed,
     SlotUnavailable,
+    UnderMinimumAge,
     ValidationError,
     VersionConflict,
 )
-from bookingdb.models import Booking, BookingSlot, Customer, InvariantViolation
+from bookingdb.models import (
+    Alternative,
+    Booking,
+    BookingSlot,
+    Customer,
+    InvariantViolation,
+    OpeningHours,
+    Slot,
+    SlotRequest,
+    TableCombination,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alternative",
+    "BeyondMaxAdvance",
     "Booking",
     "BookingDB",
     "BookingError",
@@ -37,13 +56,22 @@ __all__ = [
     "IdempotencyConflict",
     "InPast",
     "InvalidArgument",
+    "InvalidRule",
     "InvalidTimeRange",
     "InvalidTransition",
     "InvariantViolation",
     "NotFound",
+    "NoticeTooShort",
+    "OpeningHours",
+    "OutsideOpeningHours",
+    "PartyDoesNotFit",
     "PartySizeNotAllowed",
     "QuantityNotAllowed",
+    "Slot",
+    "SlotRequest",
     "SlotUnavailable",
+    "TableCombination",
+    "UnderMinimumAge",
     "ValidationError",
     "VersionConflict",
 ]

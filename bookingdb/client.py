@@ -8,19 +8,32 @@ Each call is one round trip on an autocommit connection from a psycopg pool
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+import time as clock
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import BaseRowFactory, class_row, kwargs_row, scalar_row
+from psycopg.types.json import Jsonb
+from psycopg.types.range import Range
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bookingdb.config import resolve_dsn
-from bookingdb.errors import translate
-from bookingdb.models import Booking, BookingSlot, CustomerLike, InvariantViolation, customer_json
+from bookingdb.errors import BookingError, SlotUnavailable, translate
+from bookingdb.models import (
+    Alternative,
+    Booking,
+    BookingSlot,
+    CustomerLike,
+    InvariantViolation,
+    OpeningHours,
+    Slot,
+    SlotRequest,
+    TableCombination,
+    customer_json,
+)
 
 T = TypeVar("T")
 
@@ -34,6 +47,8 @@ _TRANSIENT = (
 )
 
 _BOOKING = kwargs_row(Booking.from_row)
+# Functions returning void: one row whose value means nothing.
+_VOID: BaseRowFactory[None] = kwargs_row(lambda **_: None)
 
 
 _INT32 = range(-(2**31), 2**31)
@@ -54,6 +69,22 @@ def _aware(name: str, value: datetime) -> datetime:
     return value
 
 
+Window = tuple[datetime, datetime]
+
+
+def _window(value: Window) -> Range[datetime]:
+    starts_at, ends_at = value
+    return Range(_aware("window start", starts_at), _aware("window end", ends_at), "[)")
+
+
+def _interval_text(value: str | int | timedelta | None) -> str | int | None:
+    # Rules travel as JSON: intervals as text PostgreSQL reads, whatever the
+    # session's IntervalStyle.
+    if isinstance(value, timedelta):
+        return f"{value.total_seconds():f} seconds"
+    return value
+
+
 class BookingDB:
     """A pool of connections to a bookingdb database.
 
@@ -62,10 +93,18 @@ class BookingDB:
     >>> booking = db.confirm_hold(venue, hold.id, customer=Customer(name="Ada"))
     """
 
-    def __init__(self, pool: ConnectionPool, *, dsn: str, max_retries: int = 3) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        dsn: str,
+        max_retries: int = 3,
+        alternatives_on_refusal: bool = True,
+    ) -> None:
         self.pool = pool
         self.dsn = dsn
         self.max_retries = max_retries
+        self.alternatives_on_refusal = alternatives_on_refusal
 
     @classmethod
     def connect(
@@ -78,13 +117,17 @@ class BookingDB:
         max_retries: int = 3,
         num_workers: int = 3,
         timeout: float = 10.0,
+        alternatives_on_refusal: bool = True,
     ) -> BookingDB:
         """Open a pool and wait until it has ``min_size`` connections.
 
         ``prepare_threshold=None`` disables server-side prepared statements (for
         PgBouncer before 1.21 in transaction pooling mode). If the server cannot
         be reached within ``timeout`` seconds, the connection error itself is
-        raised (not a bare pool timeout)."""
+        raised (not a bare pool timeout). With ``alternatives_on_refusal``, a
+        BK001 refusal of create_hold/create_booking_atomic carries the nearest
+        free slots in ``SlotUnavailable.alternatives`` (one more round trip,
+        only on that refusal)."""
         dsn = resolve_dsn(dsn)
         kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": prepare_threshold}
         pool: ConnectionPool = ConnectionPool(
@@ -102,7 +145,9 @@ class BookingDB:
             # Say why: one direct attempt raises the real OperationalError.
             psycopg.connect(dsn, connect_timeout=max(1, int(timeout)), **kwargs).close()
             raise
-        return cls(pool, dsn=dsn, max_retries=max_retries)
+        return cls(
+            pool, dsn=dsn, max_retries=max_retries, alternatives_on_refusal=alternatives_on_refusal
+        )
 
     def close(self) -> None:
         self.pool.close()
@@ -137,7 +182,33 @@ class BookingDB:
                 if not (retry_safe and isinstance(err, _TRANSIENT) and attempt <= self.max_retries):
                     raise
                 # Jittered backoff so retrying clients do not stampede together.
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+                clock.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+    def _booking(
+        self,
+        query: str,
+        params: Sequence[Any],
+        *,
+        retry_safe: bool,
+        request: tuple[int, Sequence[int], datetime, datetime, int],
+    ) -> Booking:
+        """Runs a call that takes a slot; on BK001 attaches the nearest free
+        slots to the refusal (when ``alternatives_on_refusal``)."""
+        try:
+            return self._one(query, params, _BOOKING, retry_safe=retry_safe)
+        except SlotUnavailable as refusal:
+            if self.alternatives_on_refusal:
+                venue_id, resource_ids, starts_at, ends_at, party_size = request
+                try:
+                    refusal.alternatives = tuple(
+                        self.suggest_alternatives(
+                            venue_id, resource_ids, starts_at, ends_at, party_size=party_size
+                        )
+                    )
+                except (psycopg.Error, BookingError) as failure:
+                    # The refusal is the answer; say why it has no alternatives.
+                    refusal.add_note(f"alternatives could not be fetched: {failure}")
+            raise
 
     def _one(
         self,
@@ -192,7 +263,7 @@ class BookingDB:
         idempotency_key: str | None = None,
         ttl: timedelta | None = None,
     ) -> Booking:
-        return self._one(
+        return self._booking(
             "SELECT * FROM bookingdb.create_hold(%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 venue_id,
@@ -204,8 +275,8 @@ class BookingDB:
                 idempotency_key,
                 ttl,
             ),
-            _BOOKING,
             retry_safe=idempotency_key is not None,
+            request=(venue_id, resource_ids, starts_at, ends_at, party_size),
         )
 
     def confirm_hold(
@@ -260,9 +331,13 @@ class BookingDB:
         customer: CustomerLike | None = None,
         quantity: int = 1,
         idempotency_key: str | None = None,
+        status: str = "confirmed",
     ) -> Booking:
-        return self._one(
-            "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+        """Books in one step; ``status="pending"`` records a request the venue
+        approves (:meth:`approve_booking`) or rejects later."""
+        return self._booking(
+            "SELECT * FROM bookingdb.create_booking_atomic("
+            "%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)",
             (
                 venue_id,
                 list(resource_ids),
@@ -272,9 +347,10 @@ class BookingDB:
                 customer_json(customer),
                 _int32("quantity", quantity),
                 idempotency_key,
+                status,
             ),
-            _BOOKING,
             retry_safe=idempotency_key is not None,
+            request=(venue_id, resource_ids, starts_at, ends_at, party_size),
         )
 
     create_booking = create_booking_atomic
@@ -289,6 +365,29 @@ class BookingDB:
     ) -> Booking:
         return self._one(
             "SELECT * FROM bookingdb.cancel_booking(%s, %s, %s, %s)",
+            (venue_id, booking_id, _int32("expected_version", expected_version), reason),
+            _BOOKING,
+        )
+
+    def approve_booking(
+        self, venue_id: int, booking_id: int, *, expected_version: int | None = None
+    ) -> Booking:
+        return self._one(
+            "SELECT * FROM bookingdb.approve_booking(%s, %s, %s)",
+            (venue_id, booking_id, _int32("expected_version", expected_version)),
+            _BOOKING,
+        )
+
+    def reject_booking(
+        self,
+        venue_id: int,
+        booking_id: int,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+    ) -> Booking:
+        return self._one(
+            "SELECT * FROM bookingdb.reject_booking(%s, %s, %s, %s)",
             (venue_id, booking_id, _int32("expected_version", expected_version), reason),
             _BOOKING,
         )
@@ -357,6 +456,220 @@ class BookingDB:
                 scalar_row,
                 retry_safe=True,
             )
+        )
+
+    def check_availability_many(self, venue_id: int, requests: Sequence[SlotRequest]) -> list[bool]:
+        """One answer per request, in order, from one round trip."""
+        for request in requests:
+            _aware("starts_at", request.starts_at)
+            _aware("ends_at", request.ends_at)
+        answers = self._run(
+            "SELECT idx, available FROM bookingdb.check_availability_many(%s, %s) ORDER BY idx",
+            (venue_id, Jsonb([request.to_json() for request in requests])),
+            kwargs_row(lambda idx, available: bool(available)),
+            retry_safe=True,
+        )
+        return answers
+
+    def availability(
+        self,
+        venue_id: int,
+        window: Window,
+        duration: timedelta,
+        *,
+        step: timedelta | None = None,
+        resource_ids: Sequence[int] | None = None,
+        party_size: int = 1,
+        quantity: int = 1,
+    ) -> list[Slot]:
+        return self._run(
+            "SELECT * FROM bookingdb.availability(%s, %s::tstzrange, %s, %s, %s, %s, %s)",
+            (
+                venue_id,
+                _window(window),
+                duration,
+                step,
+                None if resource_ids is None else list(resource_ids),
+                _int32("party_size", party_size),
+                _int32("quantity", quantity),
+            ),
+            class_row(Slot),
+            retry_safe=True,
+        )
+
+    def free_time(self, venue_id: int, resource_id: int, window: Window) -> list[Window]:
+        """The free intervals of one resource inside ``window``, in order."""
+        free = self._one(
+            "SELECT bookingdb.free_time(%s, %s, %s::tstzrange)",
+            (venue_id, resource_id, _window(window)),
+            scalar_row,
+            retry_safe=True,
+        )
+        return [(part.lower, part.upper) for part in free]
+
+    def suggest_alternatives(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        party_size: int = 1,
+        max_results: int = 5,
+    ) -> list[Alternative]:
+        return self._run(
+            "SELECT * FROM bookingdb.suggest_alternatives(%s, %s, %s, %s, %s, %s)",
+            (
+                venue_id,
+                list(resource_ids),
+                _aware("starts_at", starts_at),
+                _aware("ends_at", ends_at),
+                _int32("party_size", party_size),
+                _int32("max_results", max_results),
+            ),
+            class_row(Alternative),
+            retry_safe=True,
+        )
+
+    def table_combinations(
+        self,
+        venue_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        party_size: int,
+        *,
+        max_tables: int = 3,
+    ) -> list[TableCombination]:
+        return self._run(
+            "SELECT * FROM bookingdb.table_combinations(%s, %s, %s, %s, %s)",
+            (
+                venue_id,
+                _aware("starts_at", starts_at),
+                _aware("ends_at", ends_at),
+                _int32("party_size", party_size),
+                _int32("max_tables", max_tables),
+            ),
+            kwargs_row(TableCombination.from_row),
+            retry_safe=True,
+        )
+
+    def local_range(self, venue_id: int, day: date, starts: time, ends: time) -> Window:
+        """The instants of a local date and times at the venue (its time zone)."""
+        value: Range[datetime] = self._one(
+            "SELECT bookingdb.local_range(%s, %s, %s, %s)",
+            (venue_id, day, starts, ends),
+            scalar_row,
+            retry_safe=True,
+        )
+        assert value.lower is not None and value.upper is not None
+        return (value.lower, value.upper)
+
+    # -- venue rules and settings ------------------------------------------------------
+
+    def set_venue_rules(
+        self, venue_id: int, rules: Mapping[str, str | int | timedelta | None]
+    ) -> None:
+        """Set some rules (hold_ttl, min_notice, max_advance, buffer_before,
+        buffer_after, slot_step as timedelta or interval text; min_party,
+        max_party, min_age as int; None restores the default)."""
+        payload = {key: _interval_text(value) for key, value in rules.items()}
+        self._run(
+            "SELECT bookingdb.set_venue_rules(%s, %s)",
+            (venue_id, Jsonb(payload)),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def get_venue_rules(self, venue_id: int) -> dict[str, Any]:
+        rules: dict[str, Any] = self._one(
+            "SELECT bookingdb.get_venue_rules(%s)", (venue_id,), scalar_row, retry_safe=True
+        )
+        return rules
+
+    def set_opening_hours(self, venue_id: int, weekday: int, opens: time, closes: time) -> None:
+        """Add an interval on ISO weekday 1-7; ``closes <= opens`` ends the next day."""
+        self._run(
+            "SELECT bookingdb.set_opening_hours(%s, %s, %s, %s)",
+            (venue_id, _int32("weekday", weekday), opens, closes),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def clear_opening_hours(self, venue_id: int, weekday: int | None = None) -> None:
+        self._run(
+            "SELECT bookingdb.clear_opening_hours(%s, %s)",
+            (venue_id, _int32("weekday", weekday)),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def set_date_override(
+        self, venue_id: int, day: date, opens: time | None = None, closes: time | None = None
+    ) -> None:
+        """Closed all day (no times), or add an interval for that date."""
+        self._run(
+            "SELECT bookingdb.set_date_override(%s, %s, %s, %s)",
+            (venue_id, day, opens, closes),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def clear_date_overrides(self, venue_id: int, day: date | None = None) -> None:
+        self._run(
+            "SELECT bookingdb.clear_date_overrides(%s, %s)", (venue_id, day), _VOID, retry_safe=True
+        )
+
+    def opening_hours(self, venue_id: int) -> list[OpeningHours]:
+        return self._run(
+            "SELECT * FROM bookingdb.opening_hours(%s)",
+            (venue_id,),
+            class_row(OpeningHours),
+            retry_safe=True,
+        )
+
+    def set_resource_buffers(
+        self, venue_id: int, resource_id: int, before: timedelta, after: timedelta
+    ) -> None:
+        self._run(
+            "SELECT bookingdb.set_resource_buffers(%s, %s, %s, %s)",
+            (venue_id, resource_id, before, after),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def set_resource_pricing(
+        self,
+        venue_id: int,
+        resource_id: int,
+        deposit_cents: int,
+        min_spend_cents: int,
+        zone: str | None = None,
+    ) -> None:
+        self._run(
+            "SELECT bookingdb.set_resource_pricing(%s, %s, %s, %s, %s)",
+            (
+                venue_id,
+                resource_id,
+                _int32("deposit_cents", deposit_cents),
+                _int32("min_spend_cents", min_spend_cents),
+                zone,
+            ),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def link_resources(self, venue_id: int, a: int, b: int) -> None:
+        """Declare two tables combinable (pushed together for one party)."""
+        self._run(
+            "SELECT bookingdb.link_resources(%s, %s, %s)", (venue_id, a, b), _VOID, retry_safe=True
+        )
+
+    def unlink_resources(self, venue_id: int, a: int, b: int) -> None:
+        self._run(
+            "SELECT bookingdb.unlink_resources(%s, %s, %s)",
+            (venue_id, a, b),
+            _VOID,
+            retry_safe=True,
         )
 
     def verify_invariants(self) -> list[InvariantViolation]:

@@ -262,7 +262,7 @@ def plan_round(
         elif role == "replay":
             requests.append(replay)
         else:
-            # Twelve people at a two-seat table: refused by validation (BK014).
+            # Twelve people at a two-seat table: refused by validation (BK018).
             requests.append(
                 Request(
                     role, venues.bar_id, (t1,), bar_start, bar_end, party_size=12, customer=guest

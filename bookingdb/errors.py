@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import psycopg
 
+from bookingdb.models import Alternative
+
 
 class BookingError(Exception):
     """Base of every refusal. ``sqlstate`` is the BK code, ``detail`` the facts."""
@@ -42,9 +44,11 @@ class BookingError(Exception):
 
 class SlotUnavailable(BookingError):
     """BK001: an exclusive resource is already taken for (part of) that time.
-    Offer the customer another time or resource."""
+    Offer the customer another time or resource: ``alternatives`` holds the
+    nearest free slots (``suggest_alternatives``) when the client fetched them."""
 
     sqlstate = "BK001"
+    alternatives: tuple[Alternative, ...] = ()
 
 
 class CapacityExceeded(BookingError):
@@ -98,6 +102,19 @@ class InvalidArgument(ValidationError):
     sqlstate = "BK008"
 
 
+class NoticeTooShort(ValidationError):
+    """BK009: the booking would start sooner than the venue's minimum notice."""
+
+    sqlstate = "BK009"
+
+
+class InvalidRule(ValidationError):
+    """BK010: a venue rule, opening-hours interval or resource setting is unknown
+    or has a bad value."""
+
+    sqlstate = "BK010"
+
+
 class InvalidTimeRange(ValidationError):
     """BK011: start or end missing or infinite, or the end is not after the start."""
 
@@ -110,17 +127,42 @@ class InPast(ValidationError):
     sqlstate = "BK012"
 
 
+class BeyondMaxAdvance(ValidationError):
+    """BK013: the booking would start later than the venue's maximum advance."""
+
+    sqlstate = "BK013"
+
+
 class PartySizeNotAllowed(ValidationError):
-    """BK014: the party size is outside the venue's limits or does not fit the
-    resources' seats_min/seats_max."""
+    """BK014: the party size is outside the venue's limits (min_party/max_party)."""
 
     sqlstate = "BK014"
+
+
+class OutsideOpeningHours(ValidationError):
+    """BK015: the booking does not lie within the venue's opening hours."""
+
+    sqlstate = "BK015"
+
+
+class UnderMinimumAge(ValidationError):
+    """BK016: the customer's date_of_birth makes them younger than the venue's
+    min_age on the day of the booking."""
+
+    sqlstate = "BK016"
 
 
 class QuantityNotAllowed(ValidationError):
     """BK017: quantity below 1 or above a resource's capacity."""
 
     sqlstate = "BK017"
+
+
+class PartyDoesNotFit(ValidationError):
+    """BK018: the resources do not fit the party (below the largest seats_min or
+    above the total seats_max). ``table_combinations`` finds tables that do."""
+
+    sqlstate = "BK018"
 
 
 ERRORS: dict[str, type[BookingError]] = {
@@ -134,10 +176,16 @@ ERRORS: dict[str, type[BookingError]] = {
         InvalidTransition,
         NotFound,
         InvalidArgument,
+        NoticeTooShort,
+        InvalidRule,
         InvalidTimeRange,
         InPast,
+        BeyondMaxAdvance,
         PartySizeNotAllowed,
+        OutsideOpeningHours,
+        UnderMinimumAge,
         QuantityNotAllowed,
+        PartyDoesNotFit,
     )
 }
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 
@@ -58,6 +58,7 @@ class Booking:
     created_at: datetime
     updated_at: datetime
     cancel_reason: str | None
+    total_deposit_cents: int = 0
 
     @classmethod
     def from_row(cls, **row: Any) -> Booking:
@@ -83,6 +84,73 @@ class BookingSlot:
     quantity: int
     expires_at: datetime | None
     version: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One row of ``availability``: a bookable slot and how many units remain."""
+
+    resource_id: int
+    starts_at: datetime
+    ends_at: datetime
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One row of ``suggest_alternatives``; ``score`` is in (0, 1], higher is better."""
+
+    resource_id: int
+    starts_at: datetime
+    ends_at: datetime
+    score: float
+
+
+@dataclass(frozen=True)
+class TableCombination:
+    """One row of ``table_combinations``: linked tables that seat a party together."""
+
+    rank: int
+    resource_ids: tuple[int, ...]
+    total_seats: int
+    wasted_seats: int
+    total_min_spend_cents: int
+    total_deposit_cents: int
+    zone: str | None
+
+    @classmethod
+    def from_row(cls, **row: Any) -> TableCombination:
+        row["resource_ids"] = tuple(row["resource_ids"])
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """One row of ``opening_hours``: a weekly interval (``weekday`` 1-7 set) or a
+    date override (``day`` set; ``opens``/``closes`` None = closed all day)."""
+
+    weekday: int | None
+    day: date | None
+    opens: time | None
+    closes: time | None
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """One question for ``check_availability_many``."""
+
+    resource_ids: Sequence[int]
+    starts_at: datetime
+    ends_at: datetime
+    quantity: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "resource_ids": list(self.resource_ids),
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "quantity": self.quantity,
+        }
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ CREATE TYPE bookingdb.booking AS (
     version       int,
     created_at    timestamptz,
     updated_at    timestamptz,
-    cancel_reason text
+    cancel_reason text,
+    total_deposit_cents bigint
 );
 
 COMMENT ON TYPE bookingdb.booking IS
@@ -36,4 +37,13 @@ CREATE TYPE bookingdb.booking_slot AS (
     quantity    int,
     expires_at  timestamptz,
     version     int
+);
+
+-- One row of suggest_alternatives (a type: its columns share names with the
+-- function's arguments).
+CREATE TYPE bookingdb.alternative AS (
+    resource_id bigint,
+    starts_at   timestamptz,
+    ends_at     timestamptz,
+    score       float8
 );

@@ -16,10 +16,16 @@ AS $$
         ('BK006', 'invalid_transition',   'The booking''s status does not allow this change.', false),
         ('BK007', 'not_found',            'No such venue, resource or booking in this venue.', false),
         ('BK008', 'invalid_argument',     'An argument is missing or malformed (empty resource list, bad time zone, non-positive ttl, customer not a JSON object, ...).', false),
+        ('BK009', 'notice_too_short',     'The booking would start sooner than the venue''s minimum notice allows.', false),
+        ('BK010', 'invalid_rule',         'A venue rule, opening-hours interval or resource setting is unknown or has a bad value.', false),
         ('BK011', 'invalid_time_range',   'starts_at/ends_at missing, infinite, or ends_at not after starts_at.', false),
         ('BK012', 'in_the_past',          'The booking would start in the past.', false),
-        ('BK014', 'party_size_not_allowed', 'Party size outside the venue''s limits or the resources'' seats_min/seats_max.', false),
-        ('BK017', 'quantity_not_allowed', 'Quantity below 1 or above a resource''s capacity.', false)
+        ('BK013', 'beyond_max_advance',   'The booking would start later than the venue''s maximum advance allows.', false),
+        ('BK014', 'party_size_not_allowed', 'Party size outside the venue''s limits (min_party/max_party).', false),
+        ('BK015', 'outside_opening_hours', 'The booking does not lie within the venue''s opening hours (weekly hours and date overrides, in the venue''s time zone).', false),
+        ('BK016', 'under_minimum_age',    'The customer''s date_of_birth makes them younger than the venue''s min_age on the day of the booking.', false),
+        ('BK017', 'quantity_not_allowed', 'Quantity below 1 or above a resource''s capacity.', false),
+        ('BK018', 'party_does_not_fit',   'The resources do not fit the party: below the largest seats_min or above the total seats_max.', false)
 $$;
 
 COMMENT ON FUNCTION bookingdb.error_codes() IS

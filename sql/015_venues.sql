@@ -59,9 +59,13 @@ BEGIN
             DETAIL = format('seats_min: %s, seats_max: %s', coalesce(seats_min::text, 'NULL'),
                             coalesce(seats_max::text, 'NULL'));
     END IF;
-    INSERT INTO bookingdb.resources (venue_id, name, kind, capacity, seats_min, seats_max)
-    VALUES (add_resource.venue_id, add_resource.name, add_resource.kind, add_resource.capacity,
-            add_resource.seats_min, add_resource.seats_max)
+    -- The venue's default buffers until set_resource_buffers gives it its own.
+    INSERT INTO bookingdb.resources
+        (venue_id, name, kind, capacity, seats_min, seats_max, buffer_before, buffer_after)
+    SELECT v.venue_id, add_resource.name, add_resource.kind, add_resource.capacity,
+           add_resource.seats_min, add_resource.seats_max, v.buffer_before, v.buffer_after
+      FROM bookingdb.venues v
+     WHERE v.venue_id = add_resource.venue_id
     RETURNING resources.resource_id INTO v_id;
     RETURN v_id;
 END

@@ -30,7 +30,7 @@ AS $$
                CASE WHEN b.status = 'held' AND b.expires_at <= now() THEN 'expired' ELSE b.status END,
                b.starts_at, b.ends_at, b.party_size, b.quantity, b.resource_ids, b.customer,
                b.payment_ref, b.expires_at, b.version, b.created_at, b.updated_at,
-               b.cancel_reason)::bookingdb.booking
+               b.cancel_reason, b.total_deposit_cents)::bookingdb.booking
 $$;
 
 -- The active, unlapsed allocations on one shared resource that overlap
@@ -80,40 +80,36 @@ AS $$
               FROM bookingdb._shared_overlaps(p_venue_id, p_resource_id, p_blocked,
                                               p_exclude_booking_id) AS a) AS total
 $$;
--- Validates a booking request against the venue and its resources in one
--- query and returns what the writers need. Every booking path (hold, atomic
--- booking, reschedule) calls it, so no path can skip a rule. Later rules
--- (opening hours, notice, advance) belong here too.
+-- Validates a booking request against the venue, its rules and its
+-- resources in one query and returns what the writers need. Every booking
+-- path (hold, atomic booking, reschedule) calls it, so no path can skip a
+-- rule. The customer (given at booking or at confirmation) is checked by
+-- _check_customer.
 CREATE FUNCTION bookingdb._prepare(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int,
-    OUT hold_ttl interval, OUT resource_ids bigint[], OUT shared_ids bigint[])
+    OUT venue bookingdb.venues, OUT resource_ids bigint[], OUT shared_ids bigint[],
+    OUT total_deposit_cents bigint)
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    v_found      boolean;
-    v_min_party  int;
-    v_max_party  int;
     v_min_cap    int;
     v_seats_min  int;
     v_seats_max  bigint;
+    v_deposit    bigint;
 BEGIN
-    SELECT true, v.hold_ttl, v.min_party, v.max_party,
-           array_agg(r.resource_id ORDER BY r.resource_id) FILTER (WHERE r.resource_id IS NOT NULL),
+    SELECT * INTO venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
+    SELECT array_agg(r.resource_id ORDER BY r.resource_id),
            array_agg(r.resource_id ORDER BY r.resource_id) FILTER (WHERE r.capacity > 1),
            min(r.capacity), max(r.seats_min),
            -- NULL seats_max means no limit: the sum is then unbounded.
-           CASE WHEN bool_or(r.resource_id IS NOT NULL AND r.seats_max IS NULL) THEN NULL
-                ELSE sum(r.seats_max) END
-      INTO v_found, hold_ttl, v_min_party, v_max_party, resource_ids, shared_ids,
-           v_min_cap, v_seats_min, v_seats_max
-      FROM bookingdb.venues v
-      LEFT JOIN bookingdb.resources r
-        ON r.venue_id = v.venue_id AND r.resource_id = ANY (p_resource_ids)
-     WHERE v.venue_id = p_venue_id
-     GROUP BY v.venue_id;
+           CASE WHEN bool_or(r.seats_max IS NULL) THEN NULL ELSE sum(r.seats_max) END,
+           coalesce(sum(r.deposit_cents), 0)
+      INTO resource_ids, shared_ids, v_min_cap, v_seats_min, v_seats_max, v_deposit
+      FROM bookingdb.resources r
+     WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids);
 
-    IF v_found IS NULL THEN
+    IF venue.venue_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
             DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
     END IF;
@@ -124,14 +120,11 @@ BEGIN
                             coalesce(p_ends_at::text, 'NULL')),
             HINT = 'ends_at must be after starts_at, and both finite.';
     END IF;
-    IF p_starts_at < now() THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK012', MESSAGE = 'booking would start in the past',
-            DETAIL = format('starts_at: %s, now: %s', p_starts_at, now());
-    END IF;
-    IF p_party_size IS NULL OR p_party_size < v_min_party OR p_party_size > v_max_party THEN
+    PERFORM bookingdb._check_time_rules(venue, p_starts_at, p_ends_at);
+    IF p_party_size IS NULL OR p_party_size < venue.min_party OR p_party_size > venue.max_party THEN
         RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
             DETAIL = format('party_size: %s, venue allows %s to %s',
-                            coalesce(p_party_size::text, 'NULL'), v_min_party, v_max_party);
+                            coalesce(p_party_size::text, 'NULL'), venue.min_party, venue.max_party);
     END IF;
     IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
@@ -153,9 +146,11 @@ BEGIN
     -- A party spread over pushed-together tables must need every table
     -- (at least the largest seats_min) and fit in their seats together.
     IF p_party_size < v_seats_min OR p_party_size > v_seats_max THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size does not fit the resources',
+        RAISE EXCEPTION USING ERRCODE = 'BK018', MESSAGE = 'the resources do not fit the party',
             DETAIL = format('party_size: %s, resources seat %s to %s', p_party_size, v_seats_min,
-                            coalesce(v_seats_max::text, 'any number'));
+                            coalesce(v_seats_max::text, 'any number')),
+            HINT = 'table_combinations() finds tables that seat the party together.';
     END IF;
+    total_deposit_cents := v_deposit * p_quantity;
 END
 $$;

@@ -204,7 +204,7 @@ BEGIN
 END
 $$;
 
--- Creates a held or confirmed booking. Statements on the common path:
+-- Creates a held, pending or confirmed booking. Statements on the common path:
 -- validate (one query), [idempotency lookup], insert the booking,
 -- [shared-resource locks and capacity check], [expire lapsed holds in the
 -- way], insert its allocations. Every path waits in that order (the
@@ -219,17 +219,19 @@ LANGUAGE plpgsql
 AS $$
 DECLARE
     v_req     record;
+    v_venue   bookingdb.venues;
     v_row     bookingdb.bookings;
     v_expires timestamptz;
     v_hash    bigint;
 BEGIN
+    IF p_status IS NULL OR p_status NOT IN ('held', 'confirmed', 'pending') THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'status must be confirmed or pending',
+            DETAIL = format('status: %s', coalesce(p_status, 'NULL'));
+    END IF;
     v_req := bookingdb._prepare(p_venue_id, p_resource_ids, p_starts_at, p_ends_at,
                                 p_party_size, p_quantity);
-
-    IF p_customer IS NOT NULL AND jsonb_typeof(p_customer) <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer must be a JSON object',
-            DETAIL = format('customer is a JSON %s', jsonb_typeof(p_customer));
-    END IF;
+    v_venue := v_req.venue;
+    PERFORM bookingdb._check_customer(v_venue, p_customer, p_starts_at);
     IF p_status = 'held' THEN
         -- A hold is a short claim; a bound also keeps expires_at readable
         -- by every client (no year-275000 expiry).
@@ -237,7 +239,7 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'ttl must be positive and at most 30 days',
                 DETAIL = format('ttl: %s', p_ttl);
         END IF;
-        v_expires := now() + coalesce(p_ttl, v_req.hold_ttl);
+        v_expires := now() + coalesce(p_ttl, v_venue.hold_ttl);
     END IF;
 
     IF p_idempotency_key IS NOT NULL THEN
@@ -261,10 +263,10 @@ BEGIN
         -- that is already in use in this venue.
         INSERT INTO bookingdb.bookings
             (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
-             customer, payment_ref, idempotency_key, request_hash, expires_at)
+             customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents)
         VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
                 p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
-                p_idempotency_key, v_hash, v_expires)
+                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents)
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_row;
         EXIT WHEN FOUND;

@@ -23,7 +23,9 @@ COMMENT ON FUNCTION bookingdb.create_hold(bigint, bigint[], timestamptz, timesta
     '30 days); returns the '
     'booking (status held, expires_at set). All resources or none. Same idempotency_key + same request returns '
     'the original booking. Refusals: BK001 taken, BK002 full, BK005 key reused, BK007 unknown venue/resource, '
-    'BK008 bad argument, BK011 bad range, BK012 in the past, BK014 party size, BK017 quantity.';
+    'BK008 bad argument, BK009 too little notice, BK011 bad range, BK012 in the past, BK013 beyond max advance, '
+    'BK014 party size outside the venue''s limits, BK015 outside opening hours, BK017 quantity, '
+    'BK018 resources do not fit the party.';
 
 CREATE FUNCTION bookingdb.confirm_hold(
     venue_id bigint, booking_id bigint, customer jsonb DEFAULT NULL, payment_ref text DEFAULT NULL)
@@ -42,9 +44,8 @@ BEGIN
         RETURN bookingdb._as_booking(v_row);
     END IF;
     PERFORM bookingdb._require_live_hold(v_row, 'confirm');
-    IF customer IS NOT NULL AND jsonb_typeof(customer) <> 'object' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer must be a JSON object',
-            DETAIL = format('customer is a JSON %s', jsonb_typeof(customer));
+    IF customer IS NOT NULL THEN
+        PERFORM bookingdb._check_customer(bookingdb._require_venue(v_row.venue_id), customer, v_row.starts_at);
     END IF;
     UPDATE bookingdb.bookings b
        SET status = 'confirmed', expires_at = NULL,
@@ -60,7 +61,7 @@ COMMENT ON FUNCTION bookingdb.confirm_hold(bigint, bigint, jsonb, text) IS
     'Turns a live hold into a confirmed booking, recording customer (JSON object: name, email, phone, '
     'date_of_birth, notes) and payment_ref. Confirming an already confirmed booking with the same (or no) '
     'details returns it unchanged. Refusals: BK003 hold expired or released, BK006 not a hold, BK007 not found, '
-    'BK008 customer not an object.';
+    'BK008 customer not an object or date_of_birth not an ISO date, BK016 customer under the venue''s min_age.';
 
 CREATE FUNCTION bookingdb.extend_hold(venue_id bigint, booking_id bigint, extra interval)
 RETURNS bookingdb.booking

@@ -3,7 +3,7 @@
 CREATE FUNCTION bookingdb.create_booking_atomic(
     venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
     party_size int DEFAULT 1, customer jsonb DEFAULT NULL, quantity int DEFAULT 1,
-    idempotency_key text DEFAULT NULL)
+    idempotency_key text DEFAULT NULL, status text DEFAULT 'confirmed')
 RETURNS bookingdb.booking
 LANGUAGE sql
 SET search_path = pg_catalog, bookingdb, pg_temp
@@ -12,45 +12,93 @@ AS $$
     SELECT bookingdb._book(
         p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
         p_ends_at => ends_at, p_party_size => party_size, p_quantity => quantity,
-        p_idempotency_key => idempotency_key, p_status => 'confirmed', p_customer => customer,
+        p_idempotency_key => idempotency_key, p_status => CASE WHEN status = 'held' THEN 'invalid' ELSE status END,
+        p_customer => customer,
         p_payment_ref => NULL, p_ttl => NULL)
 $$;
 
-COMMENT ON FUNCTION bookingdb.create_booking_atomic(bigint, bigint[], timestamptz, timestamptz, int, jsonb, int, text) IS
-    'Books resources for [starts_at, ends_at) in one step (status confirmed); all resources or none. '
+COMMENT ON FUNCTION bookingdb.create_booking_atomic(bigint, bigint[], timestamptz, timestamptz, int, jsonb, int, text, text) IS
+    'Books resources for [starts_at, ends_at) in one step; all resources or none. status ''confirmed'' (default) '
+    'or ''pending'' (a request the venue approves or rejects later; it occupies the slot meanwhile). '
     'Same idempotency_key + same request returns the original booking. Refusals: BK001 taken, BK002 full, '
-    'BK005 key reused, BK007 unknown venue/resource, BK008 bad argument, BK011 bad range, BK012 in the past, '
-    'BK014 party size, BK017 quantity.';
+    'BK005 key reused, BK007 unknown venue/resource, BK008 bad argument or status, BK009 too little notice, '
+    'BK011 bad range, BK012 in the past, BK013 beyond max advance, BK014 party size outside the venue''s limits, '
+    'BK015 outside opening hours, BK016 under min_age, BK017 quantity, BK018 resources do not fit the party.';
 
-CREATE FUNCTION bookingdb.cancel_booking(
-    venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
+-- A status change every booking may make in its life (cancel, approve,
+-- reject): lock it, check the version and that its status allows the change,
+-- write. The triggers free or keep its slot and audit it.
+CREATE FUNCTION bookingdb._change_status(
+    p_venue_id bigint, p_booking_id bigint, p_expected_version int, p_from text[], p_to text,
+    p_reason text)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET search_path = pg_catalog, bookingdb, pg_temp
-SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
+    v_row bookingdb.bookings := bookingdb._lock_booking(p_venue_id, p_booking_id, p_expected_version);
 BEGIN
-    IF v_row.status NOT IN ('confirmed', 'pending') THEN
+    IF v_row.status <> ALL (p_from) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
-            DETAIL = format('booking %s (%s) is %s; only confirmed or pending bookings can be cancelled',
-                            v_row.booking_id, v_row.reference, (bookingdb._as_booking(v_row)).status),
-            HINT = CASE WHEN v_row.status = 'held' THEN 'Release a hold with release_hold.'
-                        ELSE 'The booking no longer occupies a slot.' END;
+            DETAIL = format('booking %s (%s) is %s; only %s bookings can become %s', v_row.booking_id,
+                            v_row.reference, (bookingdb._as_booking(v_row)).status,
+                            array_to_string(p_from, ' or '), p_to),
+            HINT = CASE WHEN v_row.status = 'held'
+                        THEN 'A hold is confirmed with confirm_hold or given back with release_hold.'
+                        WHEN v_row.status NOT IN ('pending', 'confirmed')
+                        THEN 'The booking no longer occupies a slot.'
+                        ELSE 'pending -> confirmed (approve_booking) or rejected (reject_booking); '
+                             'confirmed or pending -> cancelled (cancel_booking).' END;
     END IF;
     UPDATE bookingdb.bookings b
-       SET status = 'cancelled', cancel_reason = reason
+       SET status = p_to, cancel_reason = coalesce(p_reason, b.cancel_reason)
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     RETURN bookingdb._as_booking(v_row);
 END
 $$;
 
+CREATE FUNCTION bookingdb.cancel_booking(
+    venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE sql
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+    SELECT bookingdb._change_status(venue_id, booking_id, expected_version,
+                                    ARRAY['confirmed', 'pending'], 'cancelled', reason)
+$$;
+
 COMMENT ON FUNCTION bookingdb.cancel_booking(bigint, bigint, int, text) IS
     'Cancels a confirmed or pending booking, freeing its slot at once. With expected_version, refuses if the '
     'booking changed since it was read. Refusals: BK004 version conflict (DETAIL has the current version), '
     'BK006 not confirmed/pending, BK007 not found.';
+
+CREATE FUNCTION bookingdb.approve_booking(venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE sql
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+    SELECT bookingdb._change_status(venue_id, booking_id, expected_version, ARRAY['pending'], 'confirmed', NULL)
+$$;
+
+COMMENT ON FUNCTION bookingdb.approve_booking(bigint, bigint, int) IS
+    'Approves a pending request: it becomes confirmed and keeps its slot. Refusals: BK004 version conflict, '
+    'BK006 not pending, BK007 not found.';
+
+CREATE FUNCTION bookingdb.reject_booking(
+    venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
+RETURNS bookingdb.booking
+LANGUAGE sql
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+    SELECT bookingdb._change_status(venue_id, booking_id, expected_version, ARRAY['pending'], 'rejected', reason)
+$$;
+
+COMMENT ON FUNCTION bookingdb.reject_booking(bigint, bigint, int, text) IS
+    'Rejects a pending request (status rejected, reason recorded), freeing its slot at once. Refusals: '
+    'BK004 version conflict, BK006 not pending, BK007 not found.';
 
 CREATE FUNCTION bookingdb.reschedule_booking(
     venue_id bigint, booking_id bigint, expected_version int,
@@ -65,6 +113,7 @@ DECLARE
     v_req      record;
     v_old_ids  bigint[];
     v_resource bigint;
+    v_venue    bookingdb.venues;
 BEGIN
     -- Holds do not move (release and hold again): a booking function that
     -- finds a hold lapsed by its clock locks the hold's row while holding its
@@ -78,6 +127,8 @@ BEGIN
     END IF;
     v_req := bookingdb._prepare(v_row.venue_id, coalesce(resource_ids, v_row.resource_ids),
                                 starts_at, ends_at, v_row.party_size, v_row.quantity);
+    v_venue := v_req.venue;
+    PERFORM bookingdb._check_customer(v_venue, v_row.customer, starts_at);
 
     -- Same lock order as _book: resource locks, lapsed holds, allocations.
     IF v_req.shared_ids IS NOT NULL THEN
@@ -89,7 +140,7 @@ BEGIN
     v_old_ids := v_row.resource_ids;
     UPDATE bookingdb.bookings b
        SET starts_at = reschedule_booking.starts_at, ends_at = reschedule_booking.ends_at,
-           resource_ids = v_req.resource_ids
+           resource_ids = v_req.resource_ids, total_deposit_cents = v_req.total_deposit_cents
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
 
@@ -120,8 +171,9 @@ COMMENT ON FUNCTION bookingdb.reschedule_booking(bigint, bigint, int, timestampt
     'Moves a pending or confirmed booking to a new time (and optionally other resources), '
     'atomically: if the new slot is refused the old one stays booked. expected_version guards against '
     'lost updates (NULL skips the check). Holds do not move: release and hold again (BK006). '
-    'Refusals: BK001, BK002, BK004, BK006, BK007, BK008, BK011, '
-    'BK012, BK014, BK017 as for create_booking_atomic.';
+    'The venue''s rules apply to the new time as to a new booking; total_deposit_cents follows the new '
+    'resources. Refusals: BK001, BK002, BK004, BK006, BK007, BK008, BK009, BK011, BK012, BK013, BK014, BK015, '
+    'BK016, BK017, BK018 as for create_booking_atomic.';
 
 CREATE FUNCTION bookingdb.get_booking(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking

@@ -1,5 +1,112 @@
--- Read-only availability questions. They answer from the same indexes and
--- the same occupancy rule the writers use, and treat a lapsed hold as free.
+-- Read-only availability questions. They answer from the same indexes, the
+-- same occupancy rule and the same venue rules the writers use, and treat a
+-- lapsed hold as free. Each is one call (one round trip).
+
+-- BK011 for a missing, empty or unbounded window; BK008 for one longer than
+-- a year (a question that big is a report, not a page).
+CREATE FUNCTION bookingdb._check_window(p_window tstzrange)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_window IS NULL OR isempty(p_window) OR lower_inf(p_window) OR upper_inf(p_window)
+       OR NOT isfinite(lower(p_window)) OR NOT isfinite(upper(p_window)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time window',
+            DETAIL = format('window: %s', coalesce(p_window::text, 'NULL')),
+            HINT = 'Give a finite, non-empty range such as [2027-03-28 00:00+00, 2027-03-29 00:00+00).';
+    END IF;
+    IF upper(p_window) - lower(p_window) > interval '366 days' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'window longer than a year',
+            DETAIL = format('window: %s', p_window);
+    END IF;
+END
+$$;
+
+-- An interval as plain elapsed time ('1 day' = 24 hours), so adding it to an
+-- instant never depends on the session's TimeZone. NULL for a non-positive
+-- or missing one.
+CREATE FUNCTION bookingdb._elapsed(p_interval interval)
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN extract(epoch FROM p_interval) > 0
+                THEN make_interval(secs => extract(epoch FROM p_interval)::float8) END
+$$;
+
+-- Occupancy of resources over a span, as segments of constant use: a
+-- resource has `units` in use during `seg` (only segments with units > 0).
+-- Built from the active, unlapsed allocations by a sweep over their start
+-- (+q) and end (-q) events; exclusive and shared resources alike.
+CREATE FUNCTION bookingdb._occupancy(p_venue_id bigint, p_resource_ids bigint[], p_span tstzrange)
+RETURNS TABLE (resource_id bigint, seg tstzrange, units int)
+LANGUAGE sql STABLE
+AS $$
+    SELECT s.resource_id, s.seg, s.units
+      FROM (SELECT e.resource_id,
+                   tstzrange(e.at, lead(e.at) OVER w) AS seg,
+                   (sum(e.delta) OVER (w ROWS UNBOUNDED PRECEDING))::int AS units
+              FROM (SELECT a.resource_id, x.at, sum(x.delta) AS delta
+                      FROM bookingdb.allocations a,
+                           LATERAL (VALUES (lower(a.blocked), a.quantity),
+                                           (upper(a.blocked), -a.quantity)) AS x(at, delta)
+                     WHERE a.venue_id = p_venue_id
+                       AND a.resource_id = ANY (p_resource_ids)
+                       AND a.active
+                       AND a.blocked && p_span
+                       AND (a.expires_at IS NULL OR a.expires_at > now())
+                     GROUP BY a.resource_id, x.at) AS e
+            WINDOW w AS (PARTITION BY e.resource_id ORDER BY e.at)) AS s
+     WHERE s.units > 0
+$$;
+
+-- Whether each named resource could take p_quantity more units for
+-- [starts_at, ends_at) plus its buffers; `known` counts the resources found
+-- in the venue (the caller compares it with what it asked for).
+CREATE FUNCTION bookingdb._resources_free(
+    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
+    p_quantity int, p_exclude_booking_id bigint)
+RETURNS TABLE (known int, free boolean)
+LANGUAGE sql STABLE
+AS $$
+    SELECT count(*)::int,
+           coalesce(bool_and(p_quantity <= r.capacity AND CASE
+               WHEN r.capacity = 1 THEN NOT EXISTS (
+                   SELECT 1 FROM bookingdb.allocations a
+                    WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
+                      AND a.active AND a.exclusive
+                      AND a.blocked && tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after)
+                      AND (a.expires_at IS NULL OR a.expires_at > now())
+                      AND a.booking_id IS DISTINCT FROM p_exclude_booking_id)
+               ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
+                        tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
+                        p_exclude_booking_id, r.capacity, p_quantity) + p_quantity <= r.capacity
+           END), false)
+      FROM bookingdb.resources r
+     WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids)
+$$;
+
+-- BK008/BK007 for a resource list that is empty, holds NULL, or names
+-- resources not in the venue.
+CREATE FUNCTION bookingdb._check_resource_list(p_venue_id bigint, p_resource_ids bigint[], p_known int)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_wanted int;
+BEGIN
+    IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
+            DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));
+    END IF;
+    v_wanted := (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x);
+    IF coalesce(p_known, (SELECT count(*) FROM bookingdb.resources r
+                           WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids))) <> v_wanted THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
+            DETAIL = format('%s of %s resource_ids are not in venue %s',
+                            v_wanted - coalesce(p_known, 0), v_wanted, p_venue_id);
+    END IF;
+END
+$$;
 
 CREATE FUNCTION bookingdb.check_availability(
     venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
@@ -11,60 +118,384 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v_known  int;
-    v_wanted int;
-    v_free   boolean;
+    v      bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_slot record;
 BEGIN
-    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = check_availability.venue_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', coalesce(venue_id::text, 'NULL'));
-    END IF;
     IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
        OR ends_at <= starts_at THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
             DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
                             coalesce(ends_at::text, 'NULL'));
     END IF;
-    IF resource_ids IS NULL OR cardinality(resource_ids) = 0 OR array_position(resource_ids, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
-            DETAIL = format('resource_ids: %s', coalesce(resource_ids::text, 'NULL'));
+    IF quantity IS NULL OR quantity < 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
+            DETAIL = format('quantity: %s', coalesce(quantity::text, 'NULL'));
+    END IF;
+    v_slot := bookingdb._resources_free(v.venue_id, resource_ids, starts_at, ends_at, quantity,
+                                        exclude_booking_id);
+    PERFORM bookingdb._check_resource_list(v.venue_id, resource_ids, v_slot.known);
+    RETURN v_slot.free AND bookingdb._time_rule_refusal(v, starts_at, ends_at) IS NULL;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.check_availability(bigint, bigint[], timestamptz, timestamptz, int, bigint) IS
+    'True when a booking of quantity units on every resource for [starts_at, ends_at) (plus buffers) would be '
+    'accepted right now as far as time and capacity go: free, not in the past, within min_notice/max_advance '
+    'and opening hours. Lapsed holds count as free; exclude_booking_id ignores that booking (to test a move). '
+    'Quantity above capacity answers false. Refusals: BK007 unknown venue/resource, BK008 empty resource list, '
+    'BK011 bad range, BK017 quantity < 1.';
+
+-- An instant from JSON text: ISO 8601; without an offset it is a local time
+-- at the venue (never the session's TimeZone).
+CREATE FUNCTION bookingdb._json_instant(p_value jsonb, p_timezone text, p_what text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_text text := p_value #>> '{}';
+BEGIN
+    IF jsonb_typeof(p_value) IS DISTINCT FROM 'string'
+       OR v_text !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = format('%s must be an ISO 8601 time', p_what),
+            DETAIL = format('%s: %s', p_what, coalesce(p_value::text, 'missing')),
+            HINT = 'For example "2027-03-28T19:00:00+01:00"; without an offset it is the venue''s local time.';
+    END IF;
+    IF v_text ~ '(Z|z|[+-]\d{2}(:?\d{2})?)$' THEN
+        RETURN v_text::timestamptz;
+    END IF;
+    RETURN v_text::timestamp AT TIME ZONE p_timezone;
+END
+$$;
+
+CREATE FUNCTION bookingdb.check_availability_many(venue_id bigint, requests jsonb)
+RETURNS TABLE (idx int, available boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v          bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_request  jsonb;
+    v_ids      bigint[];
+    v_starts   timestamptz;
+    v_ends     timestamptz;
+    v_quantity int;
+    v_slot     record;
+BEGIN
+    IF requests IS NULL OR jsonb_typeof(requests) <> 'array' OR jsonb_array_length(requests) > 1000 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'requests must be a JSON array of at most 1000 objects',
+            DETAIL = format('requests: %s', coalesce(jsonb_typeof(requests), 'NULL'));
+    END IF;
+    FOR idx, v_request IN
+        SELECT (e.n - 1)::int, e.value FROM jsonb_array_elements(requests) WITH ORDINALITY AS e(value, n)
+    LOOP
+        IF jsonb_typeof(v_request) <> 'object'
+           OR jsonb_typeof(v_request -> 'resource_ids') IS DISTINCT FROM 'array'
+           OR jsonb_array_length(v_request -> 'resource_ids') = 0
+           OR EXISTS (SELECT 1 FROM jsonb_array_elements(v_request -> 'resource_ids') AS x
+                       WHERE jsonb_typeof(x) <> 'number' OR (x #>> '{}') !~ '^\d{1,18}$')
+           OR (v_request ? 'quantity' AND ((v_request ->> 'quantity') !~ '^-?\d{1,9}$'
+                                           OR jsonb_typeof(v_request -> 'quantity') <> 'number')) THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'malformed availability request',
+                DETAIL = format('request %s: %s', idx, left(v_request::text, 200)),
+                HINT = 'Each request is {"resource_ids": [ids], "starts_at": "...", "ends_at": "...", "quantity": n}.';
+        END IF;
+        v_ids := ARRAY(SELECT (x #>> '{}')::bigint FROM jsonb_array_elements(v_request -> 'resource_ids') AS x);
+        v_starts := bookingdb._json_instant(v_request -> 'starts_at', v.timezone, format('request %s starts_at', idx));
+        v_ends := bookingdb._json_instant(v_request -> 'ends_at', v.timezone, format('request %s ends_at', idx));
+        v_quantity := coalesce((v_request ->> 'quantity')::int, 1);
+        IF v_ends <= v_starts THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+                DETAIL = format('request %s: starts_at %s, ends_at %s', idx, v_starts, v_ends);
+        END IF;
+        IF v_quantity < 1 THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
+                DETAIL = format('request %s: quantity %s', idx, v_quantity);
+        END IF;
+        v_slot := bookingdb._resources_free(v.venue_id, v_ids, v_starts, v_ends, v_quantity, NULL);
+        PERFORM bookingdb._check_resource_list(v.venue_id, v_ids, v_slot.known);
+        available := v_slot.free AND bookingdb._time_rule_refusal(v, v_starts, v_ends) IS NULL;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.check_availability_many(bigint, jsonb) IS
+    'Answers many check_availability questions in one call: requests is a JSON array of '
+    '{"resource_ids": [...], "starts_at": "...", "ends_at": "...", "quantity": n (default 1)}, times in ISO 8601 '
+    '(no offset = the venue''s local time); returns one row per request, idx counting from 0 in array order. '
+    'Refusals: BK007 unknown venue/resource, BK008 malformed request (DETAIL names its idx) or more than 1000, '
+    'BK011 bad range, BK017 quantity < 1.';
+
+CREATE FUNCTION bookingdb.availability(
+    venue_id bigint, "window" tstzrange, duration interval, step interval DEFAULT NULL,
+    resource_ids bigint[] DEFAULT NULL, party_size int DEFAULT 1, quantity int DEFAULT 1)
+RETURNS TABLE (resource_id bigint, starts_at timestamptz, ends_at timestamptz, remaining int)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v          bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_duration interval := bookingdb._elapsed(duration);
+    v_step     interval;
+    v_first    timestamptz;
+    v_last     timestamptz;
+    v_open     tstzmultirange;
+    v_span     tstzrange;
+    v_ids      bigint[];
+BEGIN
+    PERFORM bookingdb._check_window("window");
+    IF v_duration IS NULL OR v_duration > interval '31 days' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'duration must be positive and at most 31 days',
+            DETAIL = format('duration: %s', coalesce(duration::text, 'NULL'));
+    END IF;
+    v_step := bookingdb._elapsed(coalesce(step, v.slot_step));
+    IF v_step IS NULL OR v_step < interval '1 minute' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'step must be at least 1 minute',
+            DETAIL = format('step: %s', step);
+    END IF;
+    IF party_size IS NULL OR party_size < v.min_party OR party_size > v.max_party THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
+            DETAIL = format('party_size: %s, venue allows %s to %s', coalesce(party_size::text, 'NULL'),
+                            v.min_party, v.max_party);
     END IF;
     IF quantity IS NULL OR quantity < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s', coalesce(quantity::text, 'NULL'));
     END IF;
-
-    SELECT count(*),
-           bool_and(quantity <= r.capacity AND CASE
-               WHEN r.capacity = 1 THEN NOT EXISTS (
-                   SELECT 1 FROM bookingdb.allocations a
-                    WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
-                      AND a.active AND a.exclusive
-                      AND a.blocked && tstzrange(starts_at - r.buffer_before, ends_at + r.buffer_after)
-                      AND (a.expires_at IS NULL OR a.expires_at > now())
-                      AND a.booking_id IS DISTINCT FROM exclude_booking_id)
-               ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
-                        tstzrange(starts_at - r.buffer_before, ends_at + r.buffer_after),
-                        exclude_booking_id, r.capacity, quantity) + quantity <= r.capacity
-           END)
-      INTO v_known, v_free
-      FROM bookingdb.resources r
-     WHERE r.venue_id = check_availability.venue_id AND r.resource_id = ANY (resource_ids);
-
-    v_wanted := (SELECT count(DISTINCT x) FROM unnest(resource_ids) AS x);
-    IF v_known <> v_wanted THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
-            DETAIL = format('%s of %s resource_ids are not in venue %s', v_wanted - v_known, v_wanted,
-                            venue_id);
+    IF resource_ids IS NOT NULL THEN
+        PERFORM bookingdb._check_resource_list(v.venue_id, resource_ids, NULL);
     END IF;
-    -- A slot that has already started cannot be booked any more.
-    RETURN v_free AND starts_at >= now();
+    -- The resources that fit the party and the quantity.
+    v_ids := ARRAY(SELECT r.resource_id FROM bookingdb.resources r
+                    WHERE r.venue_id = v.venue_id
+                      AND (resource_ids IS NULL OR r.resource_id = ANY (resource_ids))
+                      AND party_size >= r.seats_min AND party_size <= coalesce(r.seats_max, party_size)
+                      AND quantity <= r.capacity
+                    ORDER BY r.resource_id);
+
+    -- Slots start no earlier than now and min_notice allow, no later than
+    -- max_advance allows, and end within the window.
+    v_first := greatest(lower("window"), now(), bookingdb._local_shift(now(), v.min_notice, v.timezone));
+    v_last := least(upper("window") - v_duration, bookingdb._local_shift(now(), v.max_advance, v.timezone));
+    IF v_first > v_last OR cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
+    -- The slot grid starts where each opening interval starts (local
+    -- midnight for a venue without hours), every step.
+    v_open := bookingdb._open_ranges(v.venue_id, v.timezone, "window");
+    -- Buffers are at most a day, so no allocation outside this span matters.
+    v_span := tstzrange(v_first - interval '1 day', v_last + v_duration + interval '1 day');
+
+    RETURN QUERY
+    WITH occ AS MATERIALIZED (
+        SELECT o.resource_id, o.seg, o.units FROM bookingdb._occupancy(v.venue_id, v_ids, v_span) AS o
+    ),
+    res AS MATERIALIZED (
+        SELECT r.resource_id, r.capacity, r.buffer_before, r.buffer_after,
+               -- Where this request's units would not fit.
+               (SELECT range_agg(o.seg) FROM occ o
+                 WHERE o.resource_id = r.resource_id AND o.units > r.capacity - quantity) AS full
+          FROM bookingdb.resources r
+         WHERE r.venue_id = v.venue_id AND r.resource_id = ANY (v_ids)
+    ),
+    starts AS (
+        SELECT lower(o) + k * v_step AS s
+          FROM unnest(v_open) AS o,
+               generate_series(
+                   greatest(0, ceil(extract(epoch FROM v_first - lower(o)) / extract(epoch FROM v_step)))::int,
+                   floor(extract(epoch FROM least(upper(o) - v_duration, v_last) - lower(o))
+                         / extract(epoch FROM v_step))::int) AS k
+    )
+    SELECT r.resource_id, st.s, st.s + v_duration,
+           CASE WHEN r.capacity = 1 THEN 1
+                ELSE r.capacity - coalesce(
+                    (SELECT max(o.units) FROM occ o
+                      WHERE o.resource_id = r.resource_id
+                        AND o.seg && tstzrange(st.s - r.buffer_before, st.s + v_duration + r.buffer_after)), 0)
+           END
+      FROM res r CROSS JOIN starts st
+     WHERE r.full IS NULL
+        OR NOT (r.full && tstzrange(st.s - r.buffer_before, st.s + v_duration + r.buffer_after))
+     ORDER BY r.resource_id, st.s;
 END
 $$;
 
-COMMENT ON FUNCTION bookingdb.check_availability(bigint, bigint[], timestamptz, timestamptz, int, bigint) IS
-    'True when every resource could take quantity more units for [starts_at, ends_at) (plus its buffers) '
-    'right now; lapsed holds count as free; exclude_booking_id ignores that booking (to test a move). '
-    'Past slots and quantity above capacity answer false. Refusals: BK007 unknown venue/resource, '
-    'BK008 empty resource list, BK011 bad range, BK017 quantity < 1.';
+COMMENT ON FUNCTION bookingdb.availability(bigint, tstzrange, interval, interval, bigint[], int, int) IS
+    'Every bookable slot of length duration inside window: rows (resource_id, starts_at, ends_at, remaining '
+    'units) for the resources (default: all of the venue''s) that fit party_size and quantity, on a grid of '
+    'step (default: the venue''s slot_step) from the start of each opening interval (local midnight for a venue '
+    'without hours). Honours opening hours, date overrides, buffers, min_notice, max_advance and current '
+    'bookings; lapsed holds count as free. duration and step are elapsed time (''1 day'' = 24 hours). '
+    'Refusals: BK007 unknown venue/resource, BK008 bad duration/step or window over a year, BK011 bad window, '
+    'BK014 party size outside the venue''s limits, BK017 quantity < 1.';
+
+CREATE FUNCTION bookingdb.free_time(venue_id bigint, resource_id bigint, "window" tstzrange)
+RETURNS tstzmultirange
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r      bookingdb.resources := bookingdb._require_resource(venue_id, resource_id);
+    v      bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_full tstzmultirange;
+BEGIN
+    PERFORM bookingdb._check_window("window");
+    SELECT range_agg(o.seg) INTO v_full
+      FROM bookingdb._occupancy(v.venue_id, ARRAY[r.resource_id], "window") AS o
+     WHERE o.units >= r.capacity;
+    RETURN bookingdb._open_ranges(v.venue_id, v.timezone, "window")
+         * tstzmultirange("window")
+         * tstzmultirange(tstzrange(greatest(now(), bookingdb._local_shift(now(), v.min_notice, v.timezone)), NULL))
+         - coalesce(v_full, '{}'::tstzmultirange);
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.free_time(bigint, bigint, tstzrange) IS
+    'The parts of window when the resource is open (opening hours), not before now() + min_notice, and not '
+    'fully taken (a shared resource is free while any unit is). Taken time includes the buffers of existing '
+    'bookings; a new booking also needs its own buffers free. Refusals: BK007 unknown venue/resource, '
+    'BK008 window over a year, BK011 bad window.';
+
+CREATE FUNCTION bookingdb.suggest_alternatives(
+    venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
+    party_size int DEFAULT 1, max_results int DEFAULT 5)
+RETURNS SETOF bookingdb.alternative
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v_starts timestamptz := starts_at;
+    v_ids    bigint[] := resource_ids;
+BEGIN
+    PERFORM bookingdb._require_venue(venue_id);
+    IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
+       OR ends_at <= starts_at OR ends_at - starts_at > interval '31 days' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
+                            coalesce(ends_at::text, 'NULL'));
+    END IF;
+    PERFORM bookingdb._check_resource_list(venue_id, resource_ids, NULL);
+    IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_results must be from 1 to 100',
+            DETAIL = format('max_results: %s', coalesce(max_results::text, 'NULL'));
+    END IF;
+    -- Same length, within a day either side, on any resource that fits the
+    -- party. Score in (0, 1], higher is better: one hour away costs as much
+    -- as a different resource twice, and every wasted seat a little.
+    RETURN QUERY
+    SELECT a.resource_id, a.starts_at, a.ends_at,
+           1.0 / (1.0 + abs(extract(epoch FROM a.starts_at - v_starts)) / 3600.0
+                  + CASE WHEN a.resource_id = ANY (v_ids) THEN 0 ELSE 0.5 END
+                  + 0.05 * coalesce(r.seats_max - party_size, 0))::float8 AS score
+      FROM bookingdb.availability(venue_id, tstzrange(starts_at - interval '1 day', ends_at + interval '1 day'),
+                                  ends_at - starts_at, NULL, NULL, party_size, 1) AS a
+      JOIN bookingdb.resources r ON r.venue_id = suggest_alternatives.venue_id AND r.resource_id = a.resource_id
+     WHERE NOT (a.starts_at = v_starts AND a.resource_id = ANY (v_ids))
+     ORDER BY 4 DESC, 2, 1
+     LIMIT max_results;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.suggest_alternatives(bigint, bigint[], timestamptz, timestamptz, int, int) IS
+    'Up to max_results bookable slots of the same length near a refused request: on the same resources or '
+    'others that fit the party, within a day either side, best first by score (in (0, 1]; closer in time, '
+    'the same resource and fewer wasted seats score higher). Refusals: BK007 unknown venue/resource, '
+    'BK008 bad max_results, BK011 bad range, BK014 party size outside the venue''s limits.';
+
+CREATE FUNCTION bookingdb.table_combinations(
+    venue_id bigint, starts_at timestamptz, ends_at timestamptz, party_size int, max_tables int DEFAULT 3)
+RETURNS TABLE (rank int, resource_ids bigint[], total_seats int, wasted_seats int,
+               total_min_spend_cents int, total_deposit_cents int, zone text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    v bookingdb.venues := bookingdb._require_venue(venue_id);
+BEGIN
+    IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
+       OR ends_at <= starts_at THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
+                            coalesce(ends_at::text, 'NULL'));
+    END IF;
+    IF party_size IS NULL OR party_size < v.min_party OR party_size > v.max_party THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
+            DETAIL = format('party_size: %s, venue allows %s to %s', coalesce(party_size::text, 'NULL'),
+                            v.min_party, v.max_party);
+    END IF;
+    IF max_tables IS NULL OR max_tables NOT BETWEEN 1 AND 6 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_tables must be from 1 to 6',
+            DETAIL = format('max_tables: %s', coalesce(max_tables::text, 'NULL'));
+    END IF;
+    IF bookingdb._time_rule_refusal(v, starts_at, ends_at) IS NOT NULL THEN
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    WITH RECURSIVE free AS MATERIALIZED (
+        -- Tables (exclusive resources) free for the slot plus their buffers.
+        SELECT r.resource_id, r.seats_min, coalesce(r.seats_max, party_size) AS seats,
+               r.min_spend_cents, r.deposit_cents, r.zone
+          FROM bookingdb.resources r
+         WHERE r.venue_id = v.venue_id AND r.capacity = 1
+           AND party_size >= r.seats_min
+           AND NOT EXISTS (
+               SELECT 1 FROM bookingdb.allocations a
+                WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
+                  AND a.active AND a.exclusive
+                  AND a.blocked && tstzrange(starts_at - r.buffer_before, ends_at + r.buffer_after)
+                  AND (a.expires_at IS NULL OR a.expires_at > now()))
+    ),
+    link AS MATERIALIZED (
+        SELECT l.a AS x, l.b AS y FROM bookingdb.resource_links l WHERE l.venue_id = v.venue_id
+        UNION ALL
+        SELECT l.b, l.a FROM bookingdb.resource_links l WHERE l.venue_id = v.venue_id
+    ),
+    -- Connected sets of free linked tables in one zone, grown one linked
+    -- table at a time while they do not yet seat the party (a set that
+    -- already does only wastes seats by growing).
+    combo (ids, seats, zone) AS (
+        SELECT ARRAY[f.resource_id], f.seats, f.zone FROM free f
+        UNION
+        SELECT (SELECT array_agg(x ORDER BY x) FROM unnest(c.ids || f.resource_id) AS x),
+               c.seats + f.seats, c.zone
+          FROM combo c
+          JOIN link l ON l.x = ANY (c.ids)
+          JOIN free f ON f.resource_id = l.y
+         WHERE f.resource_id <> ALL (c.ids)
+           AND cardinality(c.ids) < max_tables
+           AND c.seats < party_size
+           AND f.zone IS NOT DISTINCT FROM c.zone
+    ),
+    fitting AS (
+        SELECT DISTINCT c.ids, c.seats, c.zone FROM combo c
+         WHERE c.seats >= party_size
+           AND party_size >= (SELECT max(f.seats_min) FROM free f WHERE f.resource_id = ANY (c.ids))
+    )
+    SELECT (row_number() OVER (ORDER BY fi.seats - party_size, m.spend, cardinality(fi.ids), fi.ids))::int,
+           fi.ids, fi.seats, fi.seats - party_size, m.spend, m.deposit, fi.zone
+      FROM fitting fi,
+           LATERAL (SELECT sum(f.min_spend_cents)::int AS spend, sum(f.deposit_cents)::int AS deposit
+                      FROM free f WHERE f.resource_id = ANY (fi.ids)) AS m
+     ORDER BY 1;
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.table_combinations(bigint, timestamptz, timestamptz, int, int) IS
+    'Ranked sets of up to max_tables linked tables (link_resources) in one zone that are all free for '
+    '[starts_at, ends_at) and seat the party together (party_size between the largest seats_min and the sum '
+    'of seats_max): fewest wasted seats first, then lowest total minimum spend, then fewest tables. Single '
+    'tables count as sets of one; sets are not grown past the first size that seats the party. Empty when '
+    'the venue''s time rules refuse the slot. Book one with create_booking_atomic(resource_ids => ...). '
+    'Refusals: BK007 unknown venue, BK008 max_tables outside 1-6, BK011 bad range, BK014 party size outside '
+    'the venue''s limits.';

@@ -205,6 +205,98 @@ BEGIN
     RETURN v_out;
 END
 $$;
+
+-- S8: the server-side cost of the availability engine's questions, one row
+-- per call: microseconds with clock_timestamp() around the call (every row
+-- it returns counted, so all of its work is done) and the answer's size.
+-- The question is picked at random before the clock starts: a day (or an
+-- hour) among the p_days after p_from, a resource among p_resources.
+
+-- availability() of one random resource (p_one) or of every resource of the
+-- venue, over p_window from a random day, one-hour slots every 15 minutes.
+CREATE FUNCTION bench.time_availability(
+    p_venue_id bigint, p_first bigint, p_resources int, p_one boolean, p_from timestamptz,
+    p_days int, p_window interval, p_samples int)
+RETURNS TABLE (us float8, answer bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_ids   bigint[];
+    v_start timestamptz;
+    v_clock timestamptz;
+BEGIN
+    FOR k IN 1..p_samples LOOP
+        v_ids := CASE WHEN p_one THEN ARRAY[p_first + floor(random() * p_resources)::bigint] END;
+        v_start := date_trunc('day', p_from, 'UTC')
+                   + floor(random() * p_days)::int * interval '1 day';
+        v_clock := clock_timestamp();
+        SELECT count(*) INTO answer
+          FROM bookingdb.availability(venue_id => p_venue_id,
+                                      "window" => tstzrange(v_start, v_start + p_window),
+                                      duration => interval '1 hour', step => interval '15 minutes',
+                                      resource_ids => v_ids);
+        us := extract(epoch FROM clock_timestamp() - v_clock) * 1e6;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- table_combinations() for a party of p_party, two hours from a random hour;
+-- answer: the combinations offered.
+CREATE FUNCTION bench.time_table_combinations(
+    p_venue_id bigint, p_party int, p_from timestamptz, p_days int, p_samples int)
+RETURNS TABLE (us float8, answer bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_start timestamptz;
+    v_clock timestamptz;
+BEGIN
+    FOR k IN 1..p_samples LOOP
+        v_start := date_trunc('hour', p_from)
+                   + floor(random() * p_days * 24)::int * interval '1 hour';
+        v_clock := clock_timestamp();
+        SELECT count(*) INTO answer
+          FROM bookingdb.table_combinations(venue_id => p_venue_id, starts_at => v_start,
+                                            ends_at => v_start + interval '2 hours',
+                                            party_size => p_party);
+        us := extract(epoch FROM clock_timestamp() - v_clock) * 1e6;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- check_availability_many() with p_requests one-hour questions, each on a
+-- random resource and hour; answer: how many were available.
+CREATE FUNCTION bench.time_check_availability_many(
+    p_venue_id bigint, p_first bigint, p_resources int, p_requests int, p_from timestamptz,
+    p_days int, p_samples int)
+RETURNS TABLE (us float8, answer bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_requests jsonb;
+    v_clock    timestamptz;
+BEGIN
+    FOR k IN 1..p_samples LOOP
+        SELECT jsonb_agg(jsonb_build_object(
+                   'resource_ids', jsonb_build_array(q.resource_id),
+                   'starts_at', to_char(q.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                   'ends_at', to_char((q.at + interval '1 hour') AT TIME ZONE 'UTC',
+                                      'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+          INTO v_requests
+          FROM (SELECT p_first + floor(random() * p_resources)::bigint AS resource_id,
+                       date_trunc('hour', p_from)
+                           + floor(random() * p_days * 24)::int * interval '1 hour' AS at
+                  FROM generate_series(1, p_requests)) AS q;
+        v_clock := clock_timestamp();
+        SELECT count(*) FILTER (WHERE c.available) INTO answer
+          FROM bookingdb.check_availability_many(p_venue_id, v_requests) AS c;
+        us := extract(epoch FROM clock_timestamp() - v_clock) * 1e6;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
 """
 
 # Pre-loaded bookings (S6, S7) are the rows create_booking_atomic writes for
@@ -257,16 +349,56 @@ def add_resources(
         " kind => %s) FROM generate_series(1, %s) AS g",
         (venue_id, f"{kind} ", capacity, kind, count),
     ).fetchall()
-    ids = sorted(int(row[0]) for row in rows)
-    if ids != list(range(ids[0], ids[0] + count)):
+    return _first_of_consecutive([int(row[0]) for row in rows])
+
+
+def _first_of_consecutive(ids: list[int]) -> int:
+    ids = sorted(ids)
+    if ids != list(range(ids[0], ids[0] + len(ids))):
         raise RuntimeError("resource ids are not consecutive; is something else writing here?")
     return ids[0]
 
 
+def add_linked_tables(conn: Connection, venue_id: int, *, zones: int, rows: int, cols: int) -> int:
+    """Add ``zones`` dining rooms of ``rows`` x ``cols`` tables of 4 to 6 seats,
+    each room a zone (set_resource_pricing) and each table linked to its
+    right and lower neighbours (link_resources); return the first id (they
+    are consecutive, room by room, row by row)."""
+    per_zone = rows * cols
+    count = zones * per_zone
+    added = conn.execute(
+        "SELECT bookingdb.add_resource(venue_id => %s, name => 'table ' || g,"
+        " seats_max => 4 + g %% 3) FROM generate_series(1, %s) AS g",
+        (venue_id, count),
+    ).fetchall()
+    first = _first_of_consecutive([int(row[0]) for row in added])
+    layout = {"venue": venue_id, "first": first, "count": count, "per": per_zone}
+    conn.execute(
+        "SELECT bookingdb.set_resource_pricing(venue_id => %(venue)s, resource_id => %(first)s + k,"
+        " deposit_cents => 0, min_spend_cents => 0, zone => 'room ' || (k / %(per)s + 1))"
+        " FROM generate_series(0, %(count)s - 1) AS k",
+        layout,
+    )
+    conn.execute(
+        "SELECT bookingdb.link_resources(%(venue)s, %(first)s + k, %(first)s + k + s.step)"
+        " FROM generate_series(0, %(count)s - 1) AS k, (VALUES (1), (%(cols)s)) AS s(step)"
+        " WHERE CASE WHEN s.step = 1 THEN k %% %(cols)s < %(cols)s - 1"
+        " ELSE k %% %(per)s < %(per)s - %(cols)s END",
+        {**layout, "cols": cols},
+    )
+    return first
+
+
 def create_venue(conn: Connection, name: str) -> int:
+    """A UTC venue open around the clock that takes bookings up to two years
+    ahead (S1 spreads its slots over a year; the default limit is 6 months)."""
     row = conn.execute("SELECT bookingdb.create_venue(%s, 'UTC')", (name,)).fetchone()
     assert row is not None
-    return int(row[0])
+    venue = int(row[0])
+    conn.execute(
+        "SELECT bookingdb.set_venue_rules(%s, %s::jsonb)", (venue, '{"max_advance": "2 years"}')
+    )
+    return venue
 
 
 def hour_from_now(conn: Connection, days: int) -> int:

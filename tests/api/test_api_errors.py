@@ -13,19 +13,26 @@ from api_kit import Conn, table_counts
 
 import bookingdb
 from bookingdb import (
+    BeyondMaxAdvance,
     BookingDB,
     BookingError,
     CapacityExceeded,
+    Customer,
     HoldExpired,
     IdempotencyConflict,
     InPast,
     InvalidArgument,
+    InvalidRule,
     InvalidTimeRange,
     InvalidTransition,
     NotFound,
+    NoticeTooShort,
+    OutsideOpeningHours,
+    PartyDoesNotFit,
     PartySizeNotAllowed,
     QuantityNotAllowed,
     SlotUnavailable,
+    UnderMinimumAge,
     ValidationError,
     VersionConflict,
 )
@@ -92,9 +99,43 @@ def _in_the_past(db: BookingDB, venue: int, at: At) -> object:
     return lambda: db.create_hold(venue, [table], at(-72), at(-71))
 
 
+def _party_over_venue_limit(db: BookingDB, venue: int, at: At) -> object:
+    hall = db.add_resource(venue, "Hall", capacity=100)
+    return lambda: db.create_hold(venue, [hall], at(10), at(12), party_size=51)
+
+
 def _party_too_big(db: BookingDB, venue: int, at: At) -> object:
     table = db.add_resource(venue, "T1", seats_max=4)
     return lambda: db.create_hold(venue, [table], at(10), at(12), party_size=5)
+
+
+def _too_little_notice(db: BookingDB, venue: int, at: At) -> object:
+    table = db.add_resource(venue, "T1")
+    db.set_venue_rules(venue, {"min_notice": timedelta(days=30)})
+    return lambda: db.create_hold(venue, [table], at(10), at(12))
+
+
+def _bad_rule(db: BookingDB, venue: int, at: At) -> object:
+    return lambda: db.set_venue_rules(venue, {"min_notice": "soon"})
+
+
+def _too_far_ahead(db: BookingDB, venue: int, at: At) -> object:
+    table = db.add_resource(venue, "T1")
+    db.set_venue_rules(venue, {"max_advance": "1 day"})
+    return lambda: db.create_hold(venue, [table], at(10), at(12))
+
+
+def _closed(db: BookingDB, venue: int, at: At) -> object:
+    table = db.add_resource(venue, "T1")
+    db.set_date_override(venue, at(10).date())
+    return lambda: db.create_hold(venue, [table], at(10), at(12))
+
+
+def _too_young(db: BookingDB, venue: int, at: At) -> object:
+    table = db.add_resource(venue, "T1")
+    db.set_venue_rules(venue, {"min_age": 18})
+    child = Customer(name="Kid", date_of_birth=at(10).date().replace(year=at(10).year - 10))
+    return lambda: db.create_booking_atomic(venue, [table], at(10), at(12), customer=child)
 
 
 def _quantity_too_big(db: BookingDB, venue: int, at: At) -> object:
@@ -111,10 +152,16 @@ CASES: list[tuple[str, type[BookingError], Refusal]] = [
     ("BK006", InvalidTransition, _cancel_a_hold),
     ("BK007", NotFound, _unknown_booking),
     ("BK008", InvalidArgument, _empty_resources),
+    ("BK009", NoticeTooShort, _too_little_notice),
+    ("BK010", InvalidRule, _bad_rule),
     ("BK011", InvalidTimeRange, _inverted_range),
     ("BK012", InPast, _in_the_past),
-    ("BK014", PartySizeNotAllowed, _party_too_big),
+    ("BK013", BeyondMaxAdvance, _too_far_ahead),
+    ("BK014", PartySizeNotAllowed, _party_over_venue_limit),
+    ("BK015", OutsideOpeningHours, _closed),
+    ("BK016", UnderMinimumAge, _too_young),
     ("BK017", QuantityNotAllowed, _quantity_too_big),
+    ("BK018", PartyDoesNotFit, _party_too_big),
 ]
 
 

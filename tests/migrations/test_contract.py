@@ -3,7 +3,9 @@
 Outside callers (psql users, other languages) call these functions by name,
 argument order and argument names, and rely on which arguments may be left
 out. The expected text is the contract of issue 2 as PostgreSQL prints it
-(pg_get_function_arguments / pg_get_function_result).
+(pg_get_function_arguments / pg_get_function_result), extended only by new
+DEFAULT arguments (create_booking_atomic's status, issue 4). The venue-rules
+and availability contract is checked in tests/sql/test_sql_contract.py.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ CONTRACT = {
         "venue_id bigint, resource_ids bigint[], starts_at timestamp with time zone, "
         "ends_at timestamp with time zone, party_size integer DEFAULT 1, "
         "customer jsonb DEFAULT NULL::jsonb, quantity integer DEFAULT 1, "
-        "idempotency_key text DEFAULT NULL::text",
+        "idempotency_key text DEFAULT NULL::text, status text DEFAULT 'confirmed'::text",
         BOOKING,
     ),
     "extend_hold": ("venue_id bigint, booking_id bigint, extra interval", BOOKING),

@@ -55,6 +55,7 @@ def clear(conn: Conn) -> None:
     clean database and verify_invariants() stays cheap however many ran."""
     conn.execute(
         "TRUNCATE bookingdb.audit_log, bookingdb.allocations, bookingdb.bookings, "
+        "bookingdb.resource_links, bookingdb.opening_hours, bookingdb.date_overrides, "
         "bookingdb.resources, bookingdb.venues"
     )
 

@@ -4,12 +4,14 @@ does, and prove that a refusal leaves the tables exactly as they were."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 Conn = psycopg.Connection[Any]
 
@@ -27,7 +29,16 @@ BOOKING_COLUMNS = (
     "created_at",
 )
 
-TABLES = ("venues", "resources", "bookings", "allocations", "audit_log")
+TABLES = (
+    "venues",
+    "resources",
+    "bookings",
+    "allocations",
+    "audit_log",
+    "opening_hours",
+    "date_overrides",
+    "resource_links",
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,9 @@ def snapshot(conn: Conn) -> Snapshot:
                    (SELECT count(*) FROM bookingdb.bookings)    AS bookings,
                    (SELECT count(*) FROM bookingdb.allocations) AS allocations,
                    (SELECT count(*) FROM bookingdb.audit_log)   AS audit_log,
+                   (SELECT count(*) FROM bookingdb.opening_hours)  AS opening_hours,
+                   (SELECT count(*) FROM bookingdb.date_overrides) AS date_overrides,
+                   (SELECT count(*) FROM bookingdb.resource_links) AS resource_links,
                    md5(concat_ws('|',
                        (SELECT string_agg(v::text, ',' ORDER BY v.venue_id)
                           FROM bookingdb.venues v),
@@ -66,7 +80,13 @@ def snapshot(conn: Conn) -> Snapshot:
                                           a.resource_id)
                           FROM bookingdb.allocations a),
                        (SELECT string_agg(l::text, ',' ORDER BY l.venue_id, l.audit_id)
-                          FROM bookingdb.audit_log l))) AS digest
+                          FROM bookingdb.audit_log l),
+                       (SELECT string_agg(h::text, ',' ORDER BY h.venue_id, h.hours_id)
+                          FROM bookingdb.opening_hours h),
+                       (SELECT string_agg(o::text, ',' ORDER BY o.venue_id, o.override_id)
+                          FROM bookingdb.date_overrides o),
+                       (SELECT string_agg(k::text, ',' ORDER BY k.venue_id, k.a, k.b)
+                          FROM bookingdb.resource_links k))) AS digest
             """
         ).fetchone()
     conn.execute(
@@ -203,3 +223,44 @@ def expire_now(conn: Conn, booking: dict[str, Any]) -> None:
     lapsed by the clock of this new transaction (no sleep needed: each
     autocommit statement is a transaction with a later now())."""
     assert scalar(conn, "SELECT now() >= %s", (booking["expires_at"],)) is True
+
+
+# -- local times at a venue (venue rules, opening hours, DST) ----------------------------
+
+
+def local(zone: str, day: date, hours: int, minutes: int = 0, *, fold: int = 0) -> datetime:
+    """The instant of a local wall-clock time in ``zone`` (``fold=1``: the second
+    of a repeated fall-back hour), in UTC: Python subtracts two times of one
+    zone on the wall clock, ignoring a DST change between them."""
+    wall = datetime.combine(day, time(hours, minutes), ZoneInfo(zone)).replace(fold=fold)
+    return wall.astimezone(UTC)
+
+
+def local_today(zone: str) -> date:
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def next_weekday(zone: str, isoweekday: int, *, after_days: int = 3) -> date:
+    """The first local date at least ``after_days`` ahead that falls on ``isoweekday``."""
+    day = local_today(zone) + timedelta(days=after_days)
+    return day + timedelta(days=(isoweekday - day.isoweekday()) % 7)
+
+
+def next_transition(zone: str, *, forward: bool) -> date:
+    """The next local date (at least three days ahead) on which ``zone``'s clocks
+    go forward (spring) or back (autumn), read from the tz database, so the
+    tests stay in the future whenever they run."""
+    tz = ZoneInfo(zone)
+    day = local_today(zone) + timedelta(days=3)
+    for _ in range(800):
+        before = datetime.combine(day - timedelta(days=1), time(12), tz).utcoffset()
+        after = datetime.combine(day, time(12), tz).utcoffset()
+        assert before is not None and after is not None
+        if before != after and (after > before) == forward:
+            return day
+        day += timedelta(days=1)
+    raise AssertionError(f"{zone} has no DST change ahead")
+
+
+def set_rules(conn: Conn, venue_id: int, **rules: object) -> None:
+    conn.execute("SELECT bookingdb.set_venue_rules(%s, %s)", (venue_id, Jsonb(rules)))

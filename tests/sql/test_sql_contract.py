@@ -35,7 +35,7 @@ CONTRACT: dict[str, tuple[str, str]] = {
         "venue_id bigint, resource_ids bigint[], starts_at timestamp with time zone, "
         "ends_at timestamp with time zone, party_size integer DEFAULT 1, "
         "customer jsonb DEFAULT NULL::jsonb, quantity integer DEFAULT 1, "
-        "idempotency_key text DEFAULT NULL::text",
+        "idempotency_key text DEFAULT NULL::text, status text DEFAULT 'confirmed'::text",
         "booking",
     ),
     "extend_hold": ("venue_id bigint, booking_id bigint, extra interval", "booking"),
@@ -64,6 +64,68 @@ CONTRACT: dict[str, tuple[str, str]] = {
     ),
     "expire_holds": ("max_rows integer DEFAULT 1000", "integer"),
     "verify_invariants": ("", "TABLE(invariant text, detail text)"),
+    # Venue rules and the availability engine (issue 4).
+    "set_venue_rules": ("venue_id bigint, rules jsonb", "void"),
+    "set_opening_hours": (
+        "venue_id bigint, weekday integer, opens time without time zone, "
+        "closes time without time zone",
+        "void",
+    ),
+    "clear_opening_hours": ("venue_id bigint, weekday integer DEFAULT NULL::integer", "void"),
+    "set_date_override": (
+        "venue_id bigint, day date, "
+        "opens time without time zone DEFAULT NULL::time without time zone, "
+        "closes time without time zone DEFAULT NULL::time without time zone",
+        "void",
+    ),
+    "set_resource_buffers": (
+        "venue_id bigint, resource_id bigint, before interval, after interval",
+        "void",
+    ),
+    "set_resource_pricing": (
+        "venue_id bigint, resource_id bigint, deposit_cents integer, min_spend_cents integer, "
+        "zone text DEFAULT NULL::text",
+        "void",
+    ),
+    "link_resources": ("venue_id bigint, a bigint, b bigint", "void"),
+    "approve_booking": (
+        "venue_id bigint, booking_id bigint, expected_version integer DEFAULT NULL::integer",
+        "booking",
+    ),
+    "reject_booking": (
+        "venue_id bigint, booking_id bigint, expected_version integer DEFAULT NULL::integer, "
+        "reason text DEFAULT NULL::text",
+        "booking",
+    ),
+    "availability": (
+        'venue_id bigint, "window" tstzrange, duration interval, '
+        "step interval DEFAULT NULL::interval, "
+        "resource_ids bigint[] DEFAULT NULL::bigint[], party_size integer DEFAULT 1, "
+        "quantity integer DEFAULT 1",
+        "TABLE(resource_id bigint, starts_at timestamp with time zone, "
+        "ends_at timestamp with time zone, remaining integer)",
+    ),
+    "free_time": ('venue_id bigint, resource_id bigint, "window" tstzrange', "tstzmultirange"),
+    "check_availability_many": (
+        "venue_id bigint, requests jsonb",
+        "TABLE(idx integer, available boolean)",
+    ),
+    "suggest_alternatives": (
+        "venue_id bigint, resource_ids bigint[], starts_at timestamp with time zone, "
+        "ends_at timestamp with time zone, party_size integer DEFAULT 1, "
+        "max_results integer DEFAULT 5",
+        "setof",
+    ),
+    "table_combinations": (
+        "venue_id bigint, starts_at timestamp with time zone, ends_at timestamp with time zone, "
+        "party_size integer, max_tables integer DEFAULT 3",
+        "TABLE(rank integer, resource_ids bigint[], total_seats integer, wasted_seats integer, "
+        "total_min_spend_cents integer, total_deposit_cents integer, zone text)",
+    ),
+    "local_range": (
+        "venue_id bigint, day date, starts time without time zone, ends time without time zone",
+        "tstzrange",
+    ),
 }
 
 LIST_COLUMNS = (
@@ -166,10 +228,16 @@ def test_error_catalogue_lists_each_bk_code_once(conn: Conn) -> None:
         "BK006",
         "BK007",
         "BK008",
+        "BK009",
+        "BK010",
         "BK011",
         "BK012",
+        "BK013",
         "BK014",
+        "BK015",
+        "BK016",
         "BK017",
+        "BK018",
     }
     assert expected <= set(codes)
     assert all(r["name"] and r["meaning"] for r in catalogue)

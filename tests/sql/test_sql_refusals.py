@@ -367,7 +367,7 @@ def test_booking_that_starts_in_the_past_is_refused_with_bk012(conn: Conn, venue
     )
 
 
-# -- BK014 party size --------------------------------------------------------------------
+# -- BK014 / BK018 party size --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("party_size", [0, -1, 51, None, 2_147_483_647])
@@ -385,23 +385,23 @@ def test_party_at_the_venue_limits_is_accepted(conn: Conn, venue: int, at: At) -
     assert book(conn, venue, [hall], at(10), at(12), party_size=50)["party_size"] == 50
 
 
-def test_party_outside_the_tables_seats_is_refused_with_bk014(
+def test_party_outside_the_tables_seats_is_refused_with_bk018(
     conn: Conn, venue: int, at: At
 ) -> None:
     four_top = add_resource(conn, venue, "Four-top", seats_min=2, seats_max=4)
-    refuse(conn, "BK014", HOLD, (venue, [four_top], at(10), at(12), 1, 1, None, None))
-    refuse(conn, "BK014", BOOK, (venue, [four_top], at(10), at(12), 5, None, 1, None))
+    refuse(conn, "BK018", HOLD, (venue, [four_top], at(10), at(12), 1, 1, None, None))
+    refuse(conn, "BK018", BOOK, (venue, [four_top], at(10), at(12), 5, None, 1, None))
     assert book(conn, venue, [four_top], at(10), at(12), party_size=2)["party_size"] == 2
     assert book(conn, venue, [four_top], at(13), at(14), party_size=4)["party_size"] == 4
 
 
-def test_party_larger_than_pushed_together_tables_is_refused_with_bk014(
+def test_party_larger_than_pushed_together_tables_is_refused_with_bk018(
     conn: Conn, venue: int, at: At
 ) -> None:
     a = add_resource(conn, venue, "A", seats_min=2, seats_max=4)
     b = add_resource(conn, venue, "B", seats_min=2, seats_max=4)
     assert book(conn, venue, [a, b], at(10), at(12), party_size=8)["party_size"] == 8
-    refuse(conn, "BK014", BOOK, (venue, [a, b], at(13), at(14), 9, None, 1, None))
+    refuse(conn, "BK018", BOOK, (venue, [a, b], at(13), at(14), 9, None, 1, None))
 
 
 # -- BK017 quantity ----------------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_reschedule_onto_a_table_too_small_for_the_party_changes_nothing(
     big = add_resource(conn, venue, "Big", seats_min=4, seats_max=8)
     small = add_resource(conn, venue, "Small", seats_max=2)
     mine = book(conn, venue, [big], at(10), at(12), party_size=6)
-    refuse(conn, "BK014", RESCHEDULE, (venue, mine["id"], 1, at(10), at(12), [small]))
+    refuse(conn, "BK018", RESCHEDULE, (venue, mine["id"], 1, at(10), at(12), [small]))
     assert get(conn, venue, mine["id"])["version"] == 1
 
 
