@@ -1,5 +1,6 @@
-"""Holds and bookings: ``hold``, ``confirm``, ``book``, ``cancel``, ``reschedule``,
-``check`` and ``bookings`` (the list). Each calls one public SQL function."""
+"""Holds and bookings: ``hold``, ``confirm``, ``book``, ``approve``, ``reject``,
+``cancel``, ``reschedule``, ``check`` and ``bookings`` (the list). Each calls one
+public SQL function."""
 
 from typing import Annotated
 
@@ -43,6 +44,9 @@ ExpectedVersion = Annotated[
         help="Refuse (BK004) if the booking's version differs.",
         show_default=False,
     ),
+]
+Reason = Annotated[
+    str | None, typer.Option("--reason", help="Why, kept with the booking.", show_default=False)
 ]
 
 
@@ -117,11 +121,21 @@ def book(
     name: Name = None,
     email: Email = None,
     phone: Phone = None,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending",
+            help="Record a request the venue approves or rejects later (status pending).",
+        ),
+    ] = False,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Json = False,
 ) -> None:
-    """Book resources in one step, confirmed (create_booking_atomic)."""
+    """Book resources in one step: confirmed, or pending with --pending (create_booking_atomic).
+
+    A pending booking holds its slot until the venue approves or rejects it.
+    """
     where = zone(tz)
     starts_at, ends_at = time_range(start, end, duration, where)
     with open_db(dsn) as db:
@@ -134,17 +148,47 @@ def book(
             customer=_customer(name, email, phone),
             quantity=quantity,
             idempotency_key=key,
+            status="pending" if pending else "confirmed",
         )
     show_booking(booking, as_json, where)
+
+
+def approve(
+    venue: Venue,
+    booking: BookingId,
+    expected_version: ExpectedVersion = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Approve a pending booking: it becomes confirmed (approve_booking)."""
+    with open_db(dsn) as db:
+        approved = db.approve_booking(venue, booking, expected_version=expected_version)
+    show_booking(approved, as_json, zone(tz))
+
+
+def reject(
+    venue: Venue,
+    booking: BookingId,
+    expected_version: ExpectedVersion = None,
+    reason: Reason = None,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Reject a pending booking, freeing its slot (reject_booking)."""
+    with open_db(dsn) as db:
+        rejected = db.reject_booking(
+            venue, booking, expected_version=expected_version, reason=reason
+        )
+    show_booking(rejected, as_json, zone(tz))
 
 
 def cancel(
     venue: Venue,
     booking: BookingId,
     expected_version: ExpectedVersion = None,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why, kept with the booking.", show_default=False)
-    ] = None,
+    reason: Reason = None,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Json = False,
@@ -267,6 +311,8 @@ def register(app: typer.Typer) -> None:
         ("hold", hold),
         ("confirm", confirm),
         ("book", book),
+        ("approve", approve),
+        ("reject", reject),
         ("cancel", cancel),
         ("reschedule", reschedule),
         ("check", check),

@@ -11,7 +11,7 @@ import functools
 import json
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec
 from zoneinfo import ZoneInfo
@@ -136,13 +136,20 @@ def show_time(value: datetime | None, tz: ZoneInfo | None = None) -> str:
     return value.isoformat(timespec=spec)
 
 
+def show_clock(value: time | None) -> str:
+    """A local wall-clock time: ``09:00``, or ``09:00:30`` when it has seconds."""
+    if value is None:
+        return "-"
+    return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
+
+
 def jsonable(value: Any, tz: ZoneInfo | None = None) -> Any:
-    """Dataclasses, datetimes (ISO 8601), paths, tuples... as JSON-ready values."""
+    """Dataclasses, datetimes, dates and times (ISO 8601), paths, tuples... as JSON-ready values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name), tz) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
         return (value.astimezone(tz) if tz is not None else value).isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()

@@ -5,8 +5,9 @@ is refused, or read in the zone named by ``--tz``, never in the machine's
 local zone. Durations are written like ``10m``, ``90m``, ``2h``, ``1h30m``.
 """
 
+import contextlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +43,7 @@ Tz = Annotated[
 ]
 Venue = Annotated[int, typer.Argument(help="Venue id.", show_default=False)]
 BookingId = Annotated[int, typer.Argument(help="Booking id.", show_default=False)]
+Resource = Annotated[int, typer.Argument(help="Resource id.", show_default=False)]
 Resources = Annotated[
     list[int],
     typer.Option("--resource", "-r", help="Resource id; repeat for several.", show_default=False),
@@ -147,3 +149,46 @@ def time_range(
     # ends two real hours later (arithmetic within one ZoneInfo is wall-clock),
     # so add in UTC and keep the end in UTC (no fold to get wrong).
     return starts_at, starts_at.astimezone(UTC) + parse_duration(length, "--duration")
+
+
+def parse_day(value: str, option: str) -> date:
+    """A calendar date, ``2027-03-28``: a local date at the venue."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{option}: {value!r} is not a date (e.g. 2027-03-28)") from None
+
+
+_CLOCK = re.compile(r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?")
+
+
+def parse_clock(value: str, option: str) -> time:
+    """A wall-clock time, ``09:00`` or ``17:30:00``: a local time at the venue
+    (no offset; the venue's zone decides which instant it is)."""
+    match = _CLOCK.fullmatch(value.strip())
+    if match is not None:
+        with contextlib.suppress(ValueError):  # 24:00, 09:60
+            return time(int(match["h"]), int(match["m"]), int(match["s"] or 0))
+    raise InputError(f"{option}: {value!r} is not a clock time (e.g. 09:00, 17:30)")
+
+
+def parse_rules(pairs: list[str]) -> dict[str, str | int | None]:
+    """``key=value`` arguments as the rules for ``set_venue_rules``: a whole number
+    is sent as a number, ``null`` as JSON null (restore the default), anything
+    else as text (an interval such as ``30 minutes``). Which keys exist and what
+    each accepts is the database's call."""
+    rules: dict[str, str | int | None] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise InputError(f"{pair!r} is not key=value (e.g. min_notice='2 hours')")
+        if key in rules:
+            raise InputError(f"rule {key} is given twice")
+        if value == "null":
+            rules[key] = None
+        elif re.fullmatch(r"-?\d+", value):
+            rules[key] = int(value)
+        else:
+            rules[key] = value
+    return rules

@@ -1,4 +1,5 @@
-"""``venue create`` and ``resource add``: the things that can be booked."""
+"""``venue create`` and ``resource add|buffers|pricing|link|unlink``: the things
+that can be booked, and their settings."""
 
 from typing import Annotated
 
@@ -6,7 +7,7 @@ import typer
 
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import command, console, print_json
-from bookingdb.cli.params import Dsn, Json, Venue
+from bookingdb.cli.params import Dsn, Json, Resource, Venue, parse_duration
 
 venue_app = typer.Typer(help="Venues (tenants): a business with a time zone.", no_args_is_help=True)
 resource_app = typer.Typer(
@@ -74,6 +75,128 @@ def add_resource(
             f"resource {resource_id} added to venue {venue}: {name} ({kind}, capacity {capacity})",
             markup=False,
         )
+
+
+@command(resource_app, "buffers")
+def set_buffers(
+    venue: Venue,
+    resource: Resource,
+    before: Annotated[
+        str,
+        typer.Option(
+            "--before",
+            help="Changeover time before every booking: 0m, 10m, 1h.",
+            show_default=False,
+        ),
+    ],
+    after: Annotated[
+        str,
+        typer.Option(
+            "--after", help="Changeover time after every booking: 0m, 15m, 1h.", show_default=False
+        ),
+    ],
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Give a resource its own buffers, from 0 to 1 day each (set_resource_buffers).
+
+    Existing bookings keep the buffers they were made with.
+    """
+    buffer_before = parse_duration(before, "--before")
+    buffer_after = parse_duration(after, "--after")
+    with open_db(dsn) as db:
+        db.set_resource_buffers(venue, resource, buffer_before, buffer_after)
+    if as_json:
+        print_json(
+            {
+                "venue_id": venue,
+                "resource_id": resource,
+                "before_seconds": int(buffer_before.total_seconds()),
+                "after_seconds": int(buffer_after.total_seconds()),
+            }
+        )
+    else:
+        console().print(
+            f"resource {resource} of venue {venue}: {before} before and {after} after "
+            "every booking",
+            markup=False,
+        )
+
+
+@command(resource_app, "pricing")
+def set_pricing(
+    venue: Venue,
+    resource: Resource,
+    deposit_cents: Annotated[
+        int,
+        typer.Option(
+            "--deposit-cents", help="Deposit per unit booked, in cents.", show_default=False
+        ),
+    ],
+    min_spend_cents: Annotated[
+        int,
+        typer.Option("--min-spend-cents", help="Minimum spend, in cents.", show_default=False),
+    ],
+    zone: Annotated[
+        str | None,
+        typer.Option(
+            "--zone",
+            help="Zone of the venue, e.g. upstairs ('' removes it; default: keep it). Only "
+            "tables of one zone are combined.",
+            show_default=False,
+        ),
+    ] = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Set a resource's deposit, minimum spend and zone (set_resource_pricing)."""
+    with open_db(dsn) as db:
+        db.set_resource_pricing(venue, resource, deposit_cents, min_spend_cents, zone)
+    if as_json:
+        print_json(
+            {
+                "venue_id": venue,
+                "resource_id": resource,
+                "deposit_cents": deposit_cents,
+                "min_spend_cents": min_spend_cents,
+                "zone": zone,
+            }
+        )
+    else:
+        where = ""
+        if zone is not None:
+            where = f", zone {zone.strip()}" if zone.strip() else ", no zone"
+        console().print(
+            f"resource {resource} of venue {venue}: deposit {deposit_cents} cents, "
+            f"minimum spend {min_spend_cents} cents{where}",
+            markup=False,
+        )
+
+
+TableA = Annotated[int, typer.Argument(help="A table (exclusive resource) id.", show_default=False)]
+TableB = Annotated[int, typer.Argument(help="Another table id.", show_default=False)]
+
+
+@command(resource_app, "link")
+def link(venue: Venue, a: TableA, b: TableB, dsn: Dsn = None, as_json: Json = False) -> None:
+    """Declare two tables combinable for one party (link_resources); linking twice is a no-op."""
+    with open_db(dsn) as db:
+        db.link_resources(venue, a, b)
+    if as_json:
+        print_json({"venue_id": venue, "linked": sorted((a, b))})
+    else:
+        console().print(f"resources {a} and {b} of venue {venue} linked")
+
+
+@command(resource_app, "unlink")
+def unlink(venue: Venue, a: TableA, b: TableB, dsn: Dsn = None, as_json: Json = False) -> None:
+    """Remove a link made by 'resource link' (unlink_resources); no link is a no-op."""
+    with open_db(dsn) as db:
+        db.unlink_resources(venue, a, b)
+    if as_json:
+        print_json({"venue_id": venue, "unlinked": sorted((a, b))})
+    else:
+        console().print(f"resources {a} and {b} of venue {venue} unlinked")
 
 
 def register(app: typer.Typer) -> None:
