@@ -363,6 +363,20 @@ AS $$
      WHERE v.venue_id = p_venue_id
 $$;
 
+-- BK010 unless weekday is an ISO weekday (NULL passes where it means
+-- "every weekday").
+CREATE FUNCTION bookingdb._check_weekday(p_weekday int, p_null_allowed boolean)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_weekday NOT BETWEEN 1 AND 7 OR (p_weekday IS NULL AND NOT p_null_allowed) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'weekday must be an ISO weekday, 1 (Monday) to 7 (Sunday)',
+            DETAIL = format('weekday: %s', coalesce(p_weekday::text, 'NULL'));
+    END IF;
+END
+$$;
+
 CREATE FUNCTION bookingdb.set_opening_hours(venue_id bigint, weekday int, opens time, closes time)
 RETURNS void
 LANGUAGE plpgsql
@@ -370,10 +384,7 @@ SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
     PERFORM bookingdb._require_venue(venue_id);
-    IF weekday IS NULL OR weekday NOT BETWEEN 1 AND 7 THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'weekday must be an ISO weekday, 1 (Monday) to 7 (Sunday)',
-            DETAIL = format('weekday: %s', coalesce(weekday::text, 'NULL'));
-    END IF;
+    PERFORM bookingdb._check_weekday(weekday, false);
     IF opens IS NULL OR closes IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'opens and closes are required',
             DETAIL = format('opens: %s, closes: %s', coalesce(opens::text, 'NULL'), coalesce(closes::text, 'NULL')),
@@ -400,10 +411,7 @@ SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
     PERFORM bookingdb._require_venue(venue_id);
-    IF weekday NOT BETWEEN 1 AND 7 THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'weekday must be an ISO weekday, 1 (Monday) to 7 (Sunday)',
-            DETAIL = format('weekday: %s', weekday);
-    END IF;
+    PERFORM bookingdb._check_weekday(weekday, true);
     DELETE FROM bookingdb.opening_hours h
      WHERE h.venue_id = clear_opening_hours.venue_id
        AND (clear_opening_hours.weekday IS NULL OR h.weekday = clear_opening_hours.weekday);

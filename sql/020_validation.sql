@@ -80,6 +80,36 @@ AS $$
               FROM bookingdb._shared_overlaps(p_venue_id, p_resource_id, p_blocked,
                                               p_exclude_booking_id) AS a) AS total
 $$;
+-- BK011 unless [starts_at, ends_at) is a finite, non-empty range.
+CREATE FUNCTION bookingdb._check_range(p_starts_at timestamptz, p_ends_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
+       OR p_ends_at <= p_starts_at THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(p_starts_at::text, 'NULL'),
+                            coalesce(p_ends_at::text, 'NULL')),
+            HINT = 'ends_at must be after starts_at, and both finite.';
+    END IF;
+END
+$$;
+
+-- BK014 unless the party size is within the venue's min_party..max_party.
+CREATE FUNCTION bookingdb._check_party_limits(v bookingdb.venues, p_party_size int)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF p_party_size IS NULL OR p_party_size < v.min_party OR p_party_size > v.max_party THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
+            DETAIL = format('party_size: %s, venue allows %s to %s',
+                            coalesce(p_party_size::text, 'NULL'), v.min_party, v.max_party);
+    END IF;
+END
+$$;
+
 -- Validates a booking request against the venue, its rules and its
 -- resources in one query and returns what the writers need. Every booking
 -- path (hold, atomic booking, reschedule) calls it, so no path can skip a
@@ -113,19 +143,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
             DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
     END IF;
-    IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
-       OR p_ends_at <= p_starts_at THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(p_starts_at::text, 'NULL'),
-                            coalesce(p_ends_at::text, 'NULL')),
-            HINT = 'ends_at must be after starts_at, and both finite.';
-    END IF;
+    PERFORM bookingdb._check_range(p_starts_at, p_ends_at);
     PERFORM bookingdb._check_time_rules(venue, p_starts_at, p_ends_at);
-    IF p_party_size IS NULL OR p_party_size < venue.min_party OR p_party_size > venue.max_party THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
-            DETAIL = format('party_size: %s, venue allows %s to %s',
-                            coalesce(p_party_size::text, 'NULL'), venue.min_party, venue.max_party);
-    END IF;
+    PERFORM bookingdb._check_party_limits(venue, p_party_size);
     IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
             DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));

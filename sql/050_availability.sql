@@ -121,12 +121,7 @@ DECLARE
     v      bookingdb.venues := bookingdb._require_venue(venue_id);
     v_slot record;
 BEGIN
-    IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
-       OR ends_at <= starts_at THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
-                            coalesce(ends_at::text, 'NULL'));
-    END IF;
+    PERFORM bookingdb._check_range(starts_at, ends_at);
     IF quantity IS NULL OR quantity < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s', coalesce(quantity::text, 'NULL'));
@@ -257,11 +252,7 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'step must be at least 1 minute',
             DETAIL = format('step: %s', step);
     END IF;
-    IF party_size IS NULL OR party_size < v.min_party OR party_size > v.max_party THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
-            DETAIL = format('party_size: %s, venue allows %s to %s', coalesce(party_size::text, 'NULL'),
-                            v.min_party, v.max_party);
-    END IF;
+    PERFORM bookingdb._check_party_limits(v, party_size);
     IF quantity IS NULL OR quantity < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s', coalesce(quantity::text, 'NULL'));
@@ -376,11 +367,10 @@ DECLARE
     v_ids    bigint[] := resource_ids;
 BEGIN
     PERFORM bookingdb._require_venue(venue_id);
-    IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
-       OR ends_at <= starts_at OR ends_at - starts_at > interval '31 days' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
-                            coalesce(ends_at::text, 'NULL'));
+    PERFORM bookingdb._check_range(starts_at, ends_at);
+    IF ends_at - starts_at > interval '31 days' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'alternatives are for slots of at most 31 days',
+            DETAIL = format('starts_at: %s, ends_at: %s', starts_at, ends_at);
     END IF;
     PERFORM bookingdb._check_resource_list(venue_id, resource_ids, NULL);
     IF max_results IS NULL OR max_results NOT BETWEEN 1 AND 100 THEN
@@ -408,7 +398,7 @@ COMMENT ON FUNCTION bookingdb.suggest_alternatives(bigint, bigint[], timestamptz
     'Up to max_results bookable slots of the same length near a refused request: on the same resources or '
     'others that fit the party, within a day either side, best first by score (in (0, 1]; closer in time, '
     'the same resource and fewer wasted seats score higher). Refusals: BK007 unknown venue/resource, '
-    'BK008 bad max_results, BK011 bad range, BK014 party size outside the venue''s limits.';
+    'BK008 bad max_results or a slot over 31 days, BK011 bad range, BK014 party size outside the venue''s limits.';
 
 CREATE FUNCTION bookingdb.table_combinations(
     venue_id bigint, starts_at timestamptz, ends_at timestamptz, party_size int, max_tables int DEFAULT 3)
@@ -422,17 +412,8 @@ AS $$
 DECLARE
     v bookingdb.venues := bookingdb._require_venue(venue_id);
 BEGIN
-    IF starts_at IS NULL OR ends_at IS NULL OR NOT isfinite(starts_at) OR NOT isfinite(ends_at)
-       OR ends_at <= starts_at THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-            DETAIL = format('starts_at: %s, ends_at: %s', coalesce(starts_at::text, 'NULL'),
-                            coalesce(ends_at::text, 'NULL'));
-    END IF;
-    IF party_size IS NULL OR party_size < v.min_party OR party_size > v.max_party THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK014', MESSAGE = 'party size not allowed at this venue',
-            DETAIL = format('party_size: %s, venue allows %s to %s', coalesce(party_size::text, 'NULL'),
-                            v.min_party, v.max_party);
-    END IF;
+    PERFORM bookingdb._check_range(starts_at, ends_at);
+    PERFORM bookingdb._check_party_limits(v, party_size);
     IF max_tables IS NULL OR max_tables NOT BETWEEN 1 AND 6 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_tables must be from 1 to 6',
             DETAIL = format('max_tables: %s', coalesce(max_tables::text, 'NULL'));
