@@ -29,6 +29,7 @@ from bookingdb.models import (
     CustomerLike,
     InvariantViolation,
     OpeningHours,
+    Resource,
     Slot,
     SlotRequest,
     TableCombination,
@@ -247,6 +248,14 @@ class BookingDB:
                 ),
                 scalar_row,
             )
+        )
+
+    def list_resources(self, venue_id: int) -> list[Resource]:
+        return self._run(
+            "SELECT * FROM bookingdb.list_resources(%s)",
+            (venue_id,),
+            kwargs_row(Resource.from_row),
+            retry_safe=True,
         )
 
     # -- holds -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 
@@ -121,6 +121,29 @@ class TableCombination:
     @classmethod
     def from_row(cls, **row: Any) -> TableCombination:
         row["resource_ids"] = tuple(row["resource_ids"])
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One row of ``list_resources``: a bookable resource and its settings."""
+
+    resource_id: int
+    name: str
+    kind: str
+    capacity: int
+    seats_min: int
+    seats_max: int | None
+    buffer_before: timedelta
+    buffer_after: timedelta
+    deposit_cents: int
+    min_spend_cents: int
+    zone: str | None
+    linked_to: tuple[int, ...]
+
+    @classmethod
+    def from_row(cls, **row: Any) -> Resource:
+        row["linked_to"] = tuple(row["linked_to"])
         return cls(**row)
 
 

@@ -614,3 +614,25 @@ $$;
 
 COMMENT ON FUNCTION bookingdb.unlink_resources(bigint, bigint, bigint) IS
     'Removes a link made by link_resources (no-op if there is none). Refusals: BK007 unknown venue/resource.';
+
+CREATE FUNCTION bookingdb.list_resources(venue_id bigint)
+RETURNS TABLE (resource_id bigint, name text, kind text, capacity int, seats_min int, seats_max int,
+               buffer_before interval, buffer_after interval, deposit_cents int, min_spend_cents int,
+               zone text, linked_to bigint[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT r.resource_id, r.name, r.kind, r.capacity, r.seats_min, r.seats_max, r.buffer_before,
+           r.buffer_after, r.deposit_cents, r.min_spend_cents, r.zone,
+           ARRAY(SELECT CASE WHEN l.a = r.resource_id THEN l.b ELSE l.a END
+                   FROM bookingdb.resource_links l
+                  WHERE l.venue_id = r.venue_id AND r.resource_id IN (l.a, l.b)
+                  ORDER BY 1)
+      FROM bookingdb._require_venue(list_resources.venue_id) AS v
+      JOIN bookingdb.resources r ON r.venue_id = v.venue_id
+     ORDER BY r.resource_id
+$$;
+
+COMMENT ON FUNCTION bookingdb.list_resources(bigint) IS
+    'The venue''s resources with their settings (capacity, seats, buffers, pricing, zone) and the tables '
+    'each is linked to. Refusals: BK007 unknown venue.';

@@ -181,11 +181,8 @@ def availability(
             quantity=quantity,
         )
         claims = db.list_bookings(venue, *window)
-        # Without --resource: the resources with a bookable slot or a booking
-        # that day (a resource with neither is unavailable all day anyway).
-        ids = _unique(
-            resource or sorted({s.resource_id for s in slots} | {c.resource_id for c in claims})
-        )
+        # Without --resource: every resource of the venue.
+        ids = _unique(resource or [r.resource_id for r in db.list_resources(venue)])
         free = {rid: db.free_time(venue, rid, window) for rid in ids}
     tz = _venue_zone(str(rules["timezone"]))
     starts = {rid: [s.starts_at for s in slots if s.resource_id == rid] for rid in ids}

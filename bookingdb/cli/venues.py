@@ -1,9 +1,12 @@
-"""``venue create`` and ``resource add|buffers|pricing|link|unlink``: the things
+"""``venue create`` and ``resource add|list|buffers|pricing|link|unlink``: the things
 that can be booked, and their settings."""
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.table import Table
 
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import command, console, print_json
@@ -197,6 +200,49 @@ def unlink(venue: Venue, a: TableA, b: TableB, dsn: Dsn = None, as_json: Json = 
         print_json({"venue_id": venue, "unlinked": sorted((a, b))})
     else:
         console().print(f"resources {a} and {b} of venue {venue} unlinked")
+
+
+def _minutes(value: timedelta) -> str:
+    return f"{value.total_seconds() / 60:g}m"
+
+
+@command(resource_app, "list")
+def list_resources(venue: Venue, dsn: Dsn = None, as_json: Json = False) -> None:
+    """The venue's resources and their settings (list_resources)."""
+    with open_db(dsn) as db:
+        resources = db.list_resources(venue)
+    if as_json:
+        print_json(resources)
+        return
+    table = Table(box=box.SIMPLE)
+    for heading in (
+        "id",
+        "name",
+        "kind",
+        "capacity",
+        "seats",
+        "buffers",
+        "deposit",
+        "min spend",
+        "zone",
+        "linked to",
+    ):
+        table.add_column(heading)
+    for r in resources:
+        seats = f"{r.seats_min}-{r.seats_max}" if r.seats_max is not None else f"{r.seats_min}+"
+        table.add_row(
+            str(r.resource_id),
+            r.name,
+            r.kind,
+            str(r.capacity),
+            seats,
+            f"{_minutes(r.buffer_before)} / {_minutes(r.buffer_after)}",
+            str(r.deposit_cents),
+            str(r.min_spend_cents),
+            r.zone or "-",
+            ", ".join(map(str, r.linked_to)) or "-",
+        )
+    console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -156,3 +156,15 @@ def test_buffers_from_the_client(db: BookingDB, venue: int, at: At) -> None:
     db.create_booking_atomic(venue, [table], at(10), at(11))
     assert not db.check_availability(venue, [table], at(11), at(12))
     assert db.check_availability(venue, [table], at(11.5), at(12))
+
+
+def test_list_resources_is_typed(db: BookingDB, venue: int) -> None:
+    a = db.add_resource(venue, "A", seats_max=4)
+    b = db.add_resource(venue, "B", seats_max=4)
+    db.link_resources(venue, a, b)
+    listed = db.list_resources(venue)
+    assert [(r.resource_id, r.linked_to, r.seats_max) for r in listed] == [
+        (a, (b,), 4),
+        (b, (a,), 4),
+    ]
+    assert listed[0].buffer_after == timedelta(0)

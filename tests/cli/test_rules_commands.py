@@ -411,3 +411,23 @@ def test_linking_a_table_to_itself_or_an_unknown_one_is_refused(cli: Invoke, pla
     refused(cli("resource", "link", place.venue, place.table, place.table), "BK010")
     refused(cli("resource", "link", place.venue, place.table, 999_999), "BK007")
     refused(cli("resource", "unlink", 999_999, place.table, place.other), "BK007")
+
+
+def test_resource_list_shows_settings_and_links(cli: Invoke) -> None:
+    venue = ok_json(cli("venue", "create", "Lister", "--json"))["venue_id"]
+    ids = [
+        ok_json(cli("resource", "add", venue, name, "--seats-max", 4, "--json"))["resource_id"]
+        for name in ("A", "B")
+    ]
+    ok_json(cli("resource", "link", venue, *ids, "--json"))
+    pricing = ("--deposit-cents", 500, "--min-spend-cents", 0, "--zone", "bar", "--json")
+    ok_json(cli("resource", "pricing", venue, ids[0], *pricing))
+    listed = ok_json(cli("resource", "list", venue, "--json"))
+    assert [(r["resource_id"], r["linked_to"], r["zone"]) for r in listed] == [
+        (ids[0], [ids[1]], "bar"),
+        (ids[1], [ids[0]], None),
+    ]
+    text = cli("resource", "list", venue).stdout
+    assert "bar" in text and "1-4" in text
+    unknown = cli("resource", "list", 987654)
+    assert unknown.exit_code == 3 and "BK007" in one_error_line(unknown)

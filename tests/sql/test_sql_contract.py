@@ -122,6 +122,12 @@ CONTRACT: dict[str, tuple[str, str]] = {
         "TABLE(rank integer, resource_ids bigint[], total_seats integer, wasted_seats integer, "
         "total_min_spend_cents integer, total_deposit_cents integer, zone text)",
     ),
+    "list_resources": (
+        "venue_id bigint",
+        "TABLE(resource_id bigint, name text, kind text, capacity integer, seats_min integer, "
+        "seats_max integer, buffer_before interval, buffer_after interval, deposit_cents integer, "
+        "min_spend_cents integer, zone text, linked_to bigint[])",
+    ),
     "local_range": (
         "venue_id bigint, day date, starts time without time zone, ends time without time zone",
         "tstzrange",

@@ -468,3 +468,23 @@ def test_a_pending_request_replays_by_idempotency_key_and_differs_from_a_confirm
     first = one(conn, query, (venue, [table], at(10), at(12), "pending"))
     assert one(conn, query, (venue, [table], at(10), at(12), "pending"))["id"] == first["id"]
     refuse(conn, "BK005", query, (venue, [table], at(10), at(12), "confirmed"))
+
+
+def test_list_resources_shows_settings_and_links(conn: Conn, venue: int) -> None:
+    a = add_resource(conn, venue, "A", seats_min=2, seats_max=4)
+    b = add_resource(conn, venue, "B")
+    room = add_resource(conn, venue, "Class", capacity=12, kind="class")
+    conn.execute("SELECT bookingdb.link_resources(%s, %s, %s)", (venue, b, a))
+    conn.execute("SELECT bookingdb.set_resource_pricing(%s, %s, 500, 2000, 'patio')", (venue, a))
+    conn.execute("SELECT bookingdb.set_resource_buffers(%s, %s, '5 minutes', '0')", (venue, room))
+    listed = rows(conn, "SELECT * FROM bookingdb.list_resources(%s)", (venue,))
+    assert [(r["resource_id"], r["name"], r["linked_to"]) for r in listed] == [
+        (a, "A", [b]),
+        (b, "B", [a]),
+        (room, "Class", []),
+    ]
+    assert (listed[0]["seats_min"], listed[0]["seats_max"], listed[0]["zone"]) == (2, 4, "patio")
+    assert (listed[0]["deposit_cents"], listed[0]["min_spend_cents"]) == (500, 2000)
+    assert (listed[2]["capacity"], listed[2]["kind"]) == (12, "class")
+    assert listed[2]["buffer_before"] == timedelta(minutes=5)
+    refuse(conn, "BK007", "SELECT * FROM bookingdb.list_resources(987654)")
