@@ -68,8 +68,12 @@ $$;
 -- uses the weekly hours, or the whole day when the venue has no weekly hours.
 CREATE FUNCTION bookingdb._open_ranges(p_venue_id bigint, p_timezone text, p_window tstzrange)
 RETURNS tstzmultirange
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    -- plpgsql, not sql: called in an expression, an SQL function would be
+    -- planned again on every call; plpgsql keeps its plan.
+    RETURN (
     WITH days AS (
         SELECT d0 + g AS day
           FROM (SELECT (lower(p_window) AT TIME ZONE p_timezone)::date - 1 AS d0,
@@ -97,7 +101,8 @@ AS $$
               FROM days d, weekly w
              WHERE NOT w.any
                AND NOT EXISTS (SELECT 1 FROM bookingdb.date_overrides o
-                                WHERE o.venue_id = p_venue_id AND o.day = d.day)) AS i
+                                WHERE o.venue_id = p_venue_id AND o.day = d.day)) AS i);
+END
 $$;
 
 -- Which time rule of the venue a booking for [starts_at, ends_at) breaks, as

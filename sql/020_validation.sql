@@ -64,9 +64,12 @@ CREATE FUNCTION bookingdb._max_occupancy(
     p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint,
     p_capacity int, p_wanted int)
 RETURNS int
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT CASE
+BEGIN
+    -- plpgsql, not sql: called in an expression, an SQL function would be
+    -- planned again on every call; plpgsql keeps its plan.
+    RETURN (SELECT CASE
         WHEN total.units + p_wanted <= p_capacity THEN total.units
         ELSE (SELECT coalesce(max(s.running), 0)::int
                 FROM (SELECT sum(e.delta) OVER (ORDER BY e.at, e.delta ROWS UNBOUNDED PRECEDING)
@@ -78,7 +81,8 @@ AS $$
     END
       FROM (SELECT coalesce(sum(a.quantity), 0)::int AS units
               FROM bookingdb._shared_overlaps(p_venue_id, p_resource_id, p_blocked,
-                                              p_exclude_booking_id) AS a) AS total
+                                              p_exclude_booking_id) AS a) AS total);
+END
 $$;
 -- BK011 unless [starts_at, ends_at) is a finite, non-empty range.
 CREATE FUNCTION bookingdb._check_range(p_starts_at timestamptz, p_ends_at timestamptz)

@@ -112,8 +112,8 @@ BEGIN
            AND b.booking_id IN (
                 SELECT h.booking_id FROM bookingdb.bookings h
                  WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
-                   AND h.booking_id IN (SELECT bookingdb._lapsed_holds_in_way(
-                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at))
+                   AND h.booking_id IN (SELECT x FROM bookingdb._lapsed_holds_in_way(
+                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at) AS x)
                  ORDER BY h.booking_id
                    FOR UPDATE);
     ELSE
@@ -123,8 +123,8 @@ BEGIN
            AND b.booking_id IN (
                 SELECT h.booking_id FROM bookingdb.bookings h
                  WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
-                   AND h.booking_id IN (SELECT bookingdb._lapsed_holds_in_way(
-                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at))
+                   AND h.booking_id IN (SELECT x FROM bookingdb._lapsed_holds_in_way(
+                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at) AS x)
                  ORDER BY h.booking_id
                    FOR UPDATE SKIP LOCKED);
     END IF;

@@ -219,17 +219,23 @@ BEGIN
                             coalesce(list_bookings.ends_at::text, 'NULL'));
     END IF;
     v_window := tstzrange(list_bookings.starts_at, list_bookings.ends_at);
-    -- Through the active-allocation indexes: what occupies the window now.
+    -- Through the two active-allocation indexes (exclusive and shared; a
+    -- plain "active" matches neither partial index): what occupies the
+    -- window now.
     RETURN QUERY
         SELECT b.booking_id, b.reference, b.status, a.resource_id, b.starts_at, b.ends_at,
                a.quantity, b.expires_at, b.version
-          FROM bookingdb.allocations a
-          JOIN bookingdb.bookings b ON b.venue_id = a.venue_id AND b.booking_id = a.booking_id
-         WHERE a.venue_id = list_bookings.venue_id
-           AND a.active
-           AND a.blocked && v_window
-           AND (a.expires_at IS NULL OR a.expires_at > now())
-           AND tstzrange(b.starts_at, b.ends_at) && v_window
+          FROM (SELECT x.booking_id, x.resource_id, x.quantity
+                  FROM bookingdb.allocations x
+                 WHERE x.venue_id = list_bookings.venue_id AND x.active AND x.exclusive
+                   AND x.blocked && v_window AND (x.expires_at IS NULL OR x.expires_at > now())
+                UNION ALL
+                SELECT x.booking_id, x.resource_id, x.quantity
+                  FROM bookingdb.allocations x
+                 WHERE x.venue_id = list_bookings.venue_id AND x.active AND NOT x.exclusive
+                   AND x.blocked && v_window AND (x.expires_at IS NULL OR x.expires_at > now())) AS a
+          JOIN bookingdb.bookings b ON b.venue_id = list_bookings.venue_id AND b.booking_id = a.booking_id
+         WHERE tstzrange(b.starts_at, b.ends_at) && v_window
          ORDER BY b.starts_at, a.resource_id, b.booking_id;
 END
 $$;
