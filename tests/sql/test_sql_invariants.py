@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from contract_kit import Conn, add_resource, book, hold, one, scalar, violations
+from contract_kit import Conn, add_resource, book, hold, one, rows, scalar, violations
 
 At = Callable[[float], datetime]
 
@@ -152,3 +152,40 @@ def test_a_version_that_skipped_a_number_is_reported_as_i6(conn: Conn, venue: in
         "UPDATE bookingdb.audit_log SET version = 3 WHERE booking_id = %s", (booking["id"],)
     )
     assert _invariants(conn) == {"I6"}
+
+
+def test_i1_finds_every_overlap_by_its_sweep_with_both_bookings_named(
+    conn: Conn, venue: int, at: At
+) -> None:
+    table = add_resource(conn, venue, "T1")
+    spare = add_resource(conn, venue, "T2")
+    long_one = book(conn, venue, [table], at(10), at(14))
+    inner = book(conn, venue, [spare], at(11), at(12))
+    late = book(conn, venue, [spare], at(12.5), at(13))
+    clear = book(conn, venue, [spare], at(14), at(15))
+    # This test's own database: drop the guarantee to plant overlaps the
+    # constraint would refuse. The late one overlaps only the long one, which
+    # ended last among the earlier ones (not the one just before it).
+    conn.execute("ALTER TABLE bookingdb.allocations DROP CONSTRAINT allocations_no_overlap")
+    for booking in (inner, late, clear):
+        conn.execute(
+            "UPDATE bookingdb.allocations SET resource_id = %s WHERE booking_id = %s",
+            (table, booking["id"]),
+        )
+    found = [
+        r
+        for r in rows(conn, "SELECT * FROM bookingdb.verify_invariants()")
+        if r["invariant"] == "I1"
+    ]
+    pairs = sorted(
+        tuple(
+            sorted(
+                int(x)
+                for x in r["detail"].split("bookings ")[1].split(" overlap")[0].split(" and ")
+            )
+        )
+        for r in found
+    )
+    assert pairs == sorted(
+        [tuple(sorted((long_one["id"], inner["id"]))), tuple(sorted((long_one["id"], late["id"])))]
+    )
