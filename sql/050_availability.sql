@@ -76,34 +76,43 @@ AS $$
      WHERE s.units > 0
 $$;
 
--- Whether each named resource could take p_quantity more units for
--- [starts_at, ends_at) plus its buffers; `known` counts the resources found
--- in the venue (the caller compares it with what it asked for).
-CREATE FUNCTION bookingdb._resources_free(
-    p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
-    p_quantity int, p_exclude_booking_id bigint)
-RETURNS TABLE (known int, free boolean)
+-- Whether each request could be booked now as far as time and capacity go,
+-- for many requests in one query (check_availability asks one,
+-- check_availability_many up to a thousand). The input is flat: element i
+-- says request p_idx[i] wants p_quantity[i] units of p_resource_ids[i] for
+-- [p_starts[i], p_ends[i]). Per request: how many distinct resources it
+-- named (wanted) and how many of them are in the venue (known; the caller
+-- compares them), and whether every one of them has room (plus buffers) and
+-- the venue's time rules allow the start.
+CREATE FUNCTION bookingdb._requests_free(
+    v bookingdb.venues, p_idx int[], p_resource_ids bigint[], p_starts timestamptz[],
+    p_ends timestamptz[], p_quantity int[], p_exclude_booking_id bigint)
+RETURNS TABLE (idx int, wanted int, known int, available boolean)
 LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
 BEGIN
     -- plpgsql, not sql: called in an expression, an SQL function would be
     -- planned again on every call; plpgsql keeps its plan.
     RETURN QUERY
-    SELECT count(*)::int,
-           coalesce(bool_and(p_quantity <= r.capacity AND CASE
+    SELECT q.idx, count(DISTINCT q.rid)::int, count(DISTINCT r.resource_id)::int,
+           coalesce(bool_and(r.resource_id IS NOT NULL AND q.qty <= r.capacity AND CASE
                WHEN r.capacity = 1 THEN NOT EXISTS (
                    SELECT 1 FROM bookingdb.allocations a
                     WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
                       AND a.active AND a.exclusive
-                      AND a.blocked && tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after)
+                      AND a.blocked && tstzrange(q.s - r.buffer_before, q.e + r.buffer_after)
                       AND (a.expires_at IS NULL OR a.expires_at > now())
                       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id)
                ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
-                        tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
-                        p_exclude_booking_id, r.capacity, p_quantity) + p_quantity <= r.capacity
+                        tstzrange(q.s - r.buffer_before, q.e + r.buffer_after),
+                        p_exclude_booking_id, r.capacity, q.qty) + q.qty <= r.capacity
            END), false)
-      FROM bookingdb.resources r
-     WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids);
+           AND bookingdb._time_rule_refusal(v, min(q.s), min(q.e)) IS NULL
+      FROM unnest(p_idx, p_resource_ids, p_starts, p_ends, p_quantity) AS q(idx, rid, s, e, qty)
+      LEFT JOIN bookingdb.resources r ON r.venue_id = v.venue_id AND r.resource_id = q.rid
+     GROUP BY q.idx
+     ORDER BY q.idx;
 END
 $$;
 
@@ -141,6 +150,7 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     v      bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_n    int := coalesce(cardinality(resource_ids), 0);
     v_slot record;
 BEGIN
     PERFORM bookingdb._check_range(starts_at, ends_at);
@@ -148,10 +158,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s', coalesce(quantity::text, 'NULL'));
     END IF;
-    v_slot := bookingdb._resources_free(v.venue_id, resource_ids, starts_at, ends_at, quantity,
-                                        exclude_booking_id);
-    PERFORM bookingdb._check_resource_list(v.venue_id, resource_ids, v_slot.known);
-    RETURN v_slot.free AND bookingdb._time_rule_refusal(v, starts_at, ends_at) IS NULL;
+    SELECT * INTO v_slot
+      FROM bookingdb._requests_free(v, array_fill(0, ARRAY[v_n]), resource_ids,
+                                    array_fill(starts_at, ARRAY[v_n]), array_fill(ends_at, ARRAY[v_n]),
+                                    array_fill(quantity, ARRAY[v_n]), exclude_booking_id);
+    PERFORM bookingdb._check_resource_list(v.venue_id, resource_ids, coalesce(v_slot.known, 0));
+    RETURN v_slot.available;
 END
 $$;
 
@@ -193,19 +205,25 @@ SET jit = off
 AS $$
 #variable_conflict use_variable
 DECLARE
-    v          bookingdb.venues := bookingdb._require_venue(venue_id);
-    v_request  jsonb;
-    v_ids      bigint[];
-    v_starts   timestamptz;
-    v_ends     timestamptz;
-    v_quantity int;
-    v_slot     record;
+    v              bookingdb.venues := bookingdb._require_venue(venue_id);
+    v_n            int;
+    v_request      jsonb;
+    v_id           bigint;
+    v_starts       timestamptz;
+    v_ends         timestamptz;
+    v_quantity     int;
+    v_idx          int[] := '{}';
+    v_ids          bigint[] := '{}';
+    v_all_starts   timestamptz[] := '{}';
+    v_all_ends     timestamptz[] := '{}';
+    v_all_quantity int[] := '{}';
+    v_slot         record;
 BEGIN
     IF requests IS NULL OR jsonb_typeof(requests) <> 'array' OR jsonb_array_length(requests) > 1000 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'requests must be a JSON array of at most 1000 objects',
             DETAIL = format('requests: %s', coalesce(jsonb_typeof(requests), 'NULL'));
     END IF;
-    FOR idx, v_request IN
+    FOR v_n, v_request IN
         SELECT (e.n - 1)::int, e.value FROM jsonb_array_elements(requests) WITH ORDINALITY AS e(value, n)
     LOOP
         IF jsonb_typeof(v_request) <> 'object'
@@ -216,24 +234,40 @@ BEGIN
            OR (v_request ? 'quantity' AND ((v_request ->> 'quantity') !~ '^-?\d{1,9}$'
                                            OR jsonb_typeof(v_request -> 'quantity') <> 'number')) THEN
             RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'malformed availability request',
-                DETAIL = format('request %s: %s', idx, left(v_request::text, 200)),
+                DETAIL = format('request %s: %s', v_n, left(v_request::text, 200)),
                 HINT = 'Each request is {"resource_ids": [ids], "starts_at": "...", "ends_at": "...", "quantity": n}.';
         END IF;
-        v_ids := ARRAY(SELECT (x #>> '{}')::bigint FROM jsonb_array_elements(v_request -> 'resource_ids') AS x);
-        v_starts := bookingdb._json_instant(v_request -> 'starts_at', v.timezone, format('request %s starts_at', idx));
-        v_ends := bookingdb._json_instant(v_request -> 'ends_at', v.timezone, format('request %s ends_at', idx));
+        v_starts := bookingdb._json_instant(v_request -> 'starts_at', v.timezone, format('request %s starts_at', v_n));
+        v_ends := bookingdb._json_instant(v_request -> 'ends_at', v.timezone, format('request %s ends_at', v_n));
         v_quantity := coalesce((v_request ->> 'quantity')::int, 1);
         IF v_ends <= v_starts THEN
             RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-                DETAIL = format('request %s: starts_at %s, ends_at %s', idx, v_starts, v_ends);
+                DETAIL = format('request %s: starts_at %s, ends_at %s', v_n, v_starts, v_ends);
         END IF;
         IF v_quantity < 1 THEN
             RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
-                DETAIL = format('request %s: quantity %s', idx, v_quantity);
+                DETAIL = format('request %s: quantity %s', v_n, v_quantity);
         END IF;
-        v_slot := bookingdb._resources_free(v.venue_id, v_ids, v_starts, v_ends, v_quantity, NULL);
-        PERFORM bookingdb._check_resource_list(v.venue_id, v_ids, v_slot.known);
-        available := v_slot.free AND bookingdb._time_rule_refusal(v, v_starts, v_ends) IS NULL;
+        -- One flat element per (request, resource).
+        FOR v_id IN SELECT (x #>> '{}')::bigint FROM jsonb_array_elements(v_request -> 'resource_ids') AS x LOOP
+            v_idx := v_idx || v_n;
+            v_ids := v_ids || v_id;
+            v_all_starts := v_all_starts || v_starts;
+            v_all_ends := v_all_ends || v_ends;
+            v_all_quantity := v_all_quantity || v_quantity;
+        END LOOP;
+    END LOOP;
+
+    FOR v_slot IN
+        SELECT * FROM bookingdb._requests_free(v, v_idx, v_ids, v_all_starts, v_all_ends, v_all_quantity, NULL)
+    LOOP
+        IF v_slot.known <> v_slot.wanted THEN
+            RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
+                DETAIL = format('request %s: %s of %s resource_ids are not in venue %s', v_slot.idx,
+                                v_slot.wanted - v_slot.known, v_slot.wanted, v.venue_id);
+        END IF;
+        idx := v_slot.idx;
+        available := v_slot.available;
         RETURN NEXT;
     END LOOP;
 END
