@@ -1,4 +1,5 @@
-"""The PNG chart: throughput per scenario, p50/p99 latency, and S6's growth curve.
+"""The PNG chart: throughput per scenario, p50/p99 latency, S6's growth curve and
+S8's availability-engine timings.
 
 matplotlib is an optional extra (``pip install 'bookingdb[bench]'``); without
 it :func:`draw` returns False and the caller says the chart was skipped.
@@ -31,8 +32,16 @@ def draw(data: Mapping[str, Any], path: Path) -> bool:
         if entry["per_second"] is not None
     ]
     curve = (data["scenarios"].get("S6") or {}).get("details", {}).get("curve") or []
-    panels = 3 if curve else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 0.45 * max(len(series), 6) + 2.2))
+    engine = (data["scenarios"].get("S8") or {}).get("details", {})
+    engine_curve = engine.get("curve") or []
+    panels = 2 + bool(curve) + bool(engine_curve)
+    # Four panels in a row would be too wide to read: two rows of two.
+    rows = 2 if panels == 4 else 1
+    height = 0.45 * max(len(series), 6) + 2.2
+    fig, grid = plt.subplots(
+        rows, panels // rows, figsize=(6.2 * panels / rows, height * rows), squeeze=False
+    )
+    axes = list(grid.flat)
     labels = [entry["label"] for entry in series]
     colours = [REFERENCE_COLOUR if entry["reference"] else BOOKINGDB_COLOUR for entry in series]
     positions = list(range(len(series)))
@@ -94,6 +103,9 @@ def draw(data: Mapping[str, Any], path: Path) -> bool:
         more = checks.get_legend_handles_labels()
         growth.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8)
 
+    if engine_curve:
+        _engine_panel(axes[-1], engine, engine_curve)
+
     machine = data.get("machine", {})
     fig.suptitle(
         f"bookingdb bench ({data.get('mode')}) · {data.get('generated_at')} · "
@@ -105,3 +117,25 @@ def draw(data: Mapping[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _engine_panel(ax: Any, engine: Mapping[str, Any], points: list[Mapping[str, Any]]) -> None:
+    """S8: server-side p50 of each availability question against the bookings
+    present, its target dotted in the same colour; hollow markers where the
+    plans were not index-driven."""
+    sizes = [point["bookings"] for point in points]
+    for number, query in enumerate(engine["queries"]):
+        colour = f"C{number}"
+        values = [point[query["key"]]["p50_ms"] or 0.0 for point in points]
+        ax.plot(sizes, values, "-", color=colour, label=f"{query['label']} p50")
+        for size, value, point in zip(sizes, values, points, strict=True):
+            plan = (point.get("plans") or {}).get(query["key"]) or {}
+            hollow = plan.get("index_driven") is False
+            ax.plot(size, value, "o", color=colour, markerfacecolor="white" if hollow else colour)
+        ax.axhline(query["target_ms"], color=colour, linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("existing bookings")
+    ax.set_ylabel("ms per call, p50 (server-side)")
+    ax.set_title("S8 availability engine (dotted: target; hollow: Seq Scan)")
+    ax.legend(loc="upper left", fontsize=8)

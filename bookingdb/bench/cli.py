@@ -39,7 +39,7 @@ def bench(
         typer.Option(
             "--scenario",
             metavar="S",
-            help="Run only this scenario (S1-S7); repeat for several.",
+            help="Run only this scenario (S1-S8); repeat for several.",
             show_default=False,
         ),
     ] = None,
@@ -53,7 +53,8 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Benchmark bookingdb against bare INSERT and naive check-then-insert (S1-S7)."""
+    """Benchmark bookingdb against bare INSERT and naive check-then-insert (S1-S7)
+    and time its availability engine (S8)."""
     from bookingdb.bench import runner
 
     console = Console()

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from bookingdb.bench import runner
 from bookingdb.bench.acks import Ack, SlotPlan, double_bookings, oversold, slot_index
 from bookingdb.bench.cli import bench
+from bookingdb.bench.plans import CallPlan, booking_scans, parse_notice
 
 
 def test_slot_plan_never_repeats_a_slot() -> None:
@@ -86,3 +87,82 @@ def test_exit_code_follows_correctness_not_timing(
     assert seen["dsn"] == "dbname=x"
     assert seen["quick"] is True
     assert seen["scenarios"] == ["S1", "S2"]
+
+
+def _scan(node: str, schema: str, relation: str, **more: object) -> dict[str, object]:
+    return {"Node Type": node, "Schema": schema, "Relation Name": relation, **more}
+
+
+def test_a_seq_scan_on_a_booking_table_anywhere_in_the_plan_is_not_index_driven() -> None:
+    plan = {
+        "Node Type": "Nested Loop",
+        "Plans": [
+            _scan("Seq Scan", "bookingdb", "resources", **{"Actual Rows": 100, "Actual Loops": 1}),
+            _scan("Seq Scan", "bench", "naive_bookings", **{"Actual Rows": 9, "Actual Loops": 1}),
+            {
+                "Node Type": "Aggregate",
+                "Parent Relationship": "SubPlan",
+                "Plans": [
+                    _scan(
+                        "Seq Scan",
+                        "bookingdb",
+                        "allocations",
+                        **{"Actual Rows": 4, "Rows Removed by Filter": 996, "Actual Loops": 2},
+                    )
+                ],
+            },
+        ],
+    }
+    scans = list(booking_scans(plan))
+    # Only the booking tables count; the small resources table may be scanned.
+    assert [(s.node, s.relation, s.rows_read) for s in scans] == [
+        ("Seq Scan", "bookingdb.allocations", 2_000)
+    ]
+    call = CallPlan(statements=1, scans=tuple(scans))
+    assert not call.index_driven
+    assert call.to_dict()["scans"] == ["1 x Seq Scan on bookingdb.allocations (2,000 rows read)"]
+
+
+def test_index_and_bitmap_scans_are_index_driven_and_name_their_indexes() -> None:
+    bitmap = _scan(
+        "Bitmap Heap Scan",
+        "bookingdb",
+        "allocations",
+        **{
+            "Actual Rows": 3,
+            "Rows Removed by Index Recheck": 1,
+            "Actual Loops": 1,
+            "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "allocations_no_overlap"}],
+        },
+    )
+    index = _scan(
+        "Index Scan",
+        "bookingdb",
+        "bookings",
+        **{"Index Name": "bookings_pkey", "Actual Rows": 1, "Actual Loops": 50},
+    )
+    scans = [*booking_scans(bitmap), *booking_scans(index)]
+    call = CallPlan(statements=2, scans=tuple(scans))
+    assert call.index_driven
+    assert call.rows_read == 4 + 50
+    assert [s.describe() for s in scans] == [
+        "Bitmap Heap Scan using allocations_no_overlap on bookingdb.allocations (4 rows read)",
+        "Index Scan using bookings_pkey on bookingdb.bookings (50 rows read)",
+    ]
+
+
+def test_auto_explain_notices_are_read_and_other_notices_ignored() -> None:
+    message = (
+        'duration: 0.025 ms  plan:\n{\n  "Query Text": "SELECT 1",\n'
+        '  "Plan": {"Node Type": "Result", "Actual Rows": 1.00, "Actual Loops": 1}\n}'
+    )
+    found = parse_notice(message)
+    assert found is not None
+    assert found["Query Text"] == "SELECT 1"
+    assert parse_notice('relation "x" already exists, skipping') is None
+    assert parse_notice("duration: 1 ms  plan:\n{not json") is None
+
+
+def test_s8_is_a_scenario_of_the_suite() -> None:
+    assert runner.select(["s8"]) == ["S8"]
+    assert runner.select(None)[-1] == "S8"
