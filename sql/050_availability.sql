@@ -360,41 +360,58 @@ BEGIN
     -- Per resource, where this request would not fit: an exclusive
     -- resource wherever it is taken, a shared one where fewer than quantity
     -- units are left.
-    full_time AS MATERIALIZED (
-        SELECT a.resource_id, range_agg(a.blocked) AS taken
+    taken AS (
+        SELECT a.resource_id, a.blocked AS span
           FROM bookingdb.allocations a
          WHERE a.venue_id = v.venue_id AND a.resource_id = ANY (v_ids)
            AND a.active AND a.exclusive
            AND a.blocked && v_span
            AND (a.expires_at IS NULL OR a.expires_at > now())
-         GROUP BY a.resource_id
         UNION ALL
-        SELECT o.resource_id, range_agg(o.seg)
+        SELECT o.resource_id, o.seg
           FROM occ o JOIN res r ON r.resource_id = o.resource_id
          WHERE o.units > r.capacity - quantity
-         GROUP BY o.resource_id
     ),
-    starts AS (
-        SELECT lower(o) + k * v_step AS s
-          FROM unnest(v_open) AS o,
-               generate_series(
-                   greatest(0, ceil(extract(epoch FROM v_first - lower(o)) / extract(epoch FROM v_step)))::int,
-                   floor(extract(epoch FROM least(upper(o) - v_duration, v_last) - lower(o))
-                         / extract(epoch FROM v_step))::int) AS k
+    -- The starts each taken span rules out: a slot starting at s blocks
+    -- [s - before, s + duration + after), which meets [lo, hi) exactly
+    -- when lo - duration - after < s < hi + before.
+    ruled_out AS (
+        SELECT t.resource_id,
+               range_agg(tstzrange(lower(t.span) - v_duration - r.buffer_after,
+                                   upper(t.span) + r.buffer_before, '()')) AS starts
+          FROM taken t JOIN res r ON r.resource_id = t.resource_id
+         GROUP BY t.resource_id
+    ),
+    -- Per resource and opening interval, the starts left: the interval's
+    -- possible starts minus the ruled-out ones. Slots are generated only
+    -- there, instead of testing every grid point.
+    allowed AS (
+        SELECT r.resource_id, r.capacity, r.buffer_before, r.buffer_after, o AS open_range, piece
+          FROM res r
+         CROSS JOIN unnest(v_open) AS o
+          LEFT JOIN ruled_out x ON x.resource_id = r.resource_id
+         CROSS JOIN LATERAL unnest(
+               CASE WHEN greatest(lower(o), v_first) <= least(upper(o) - v_duration, v_last)
+                    THEN tstzmultirange(tstzrange(greatest(lower(o), v_first),
+                                                  least(upper(o) - v_duration, v_last), '[]'))
+                    ELSE '{}'::tstzmultirange END
+               - coalesce(x.starts, '{}'::tstzmultirange)) AS piece
     )
-    SELECT r.resource_id, st.s, st.s + v_duration,
-           CASE WHEN r.capacity = 1 THEN 1
-                ELSE r.capacity - coalesce(
+    SELECT al.resource_id, st.s, st.s + v_duration,
+           CASE WHEN al.capacity = 1 THEN 1
+                ELSE al.capacity - coalesce(
                     (SELECT max(o.units) FROM occ o
-                      WHERE o.resource_id = r.resource_id
-                        AND o.seg && tstzrange(st.s - r.buffer_before, st.s + v_duration + r.buffer_after)), 0)
+                      WHERE o.resource_id = al.resource_id
+                        AND o.seg && tstzrange(st.s - al.buffer_before, st.s + v_duration + al.buffer_after)), 0)
            END
-      FROM res r
-      LEFT JOIN full_time f ON f.resource_id = r.resource_id
-     CROSS JOIN starts st
-     WHERE f.taken IS NULL
-        OR NOT (f.taken && tstzrange(st.s - r.buffer_before, st.s + v_duration + r.buffer_after))
-     ORDER BY r.resource_id, st.s;
+      FROM allowed al,
+           generate_series(
+               ceil(extract(epoch FROM lower(al.piece) - lower(al.open_range)) / extract(epoch FROM v_step))::int,
+               floor(extract(epoch FROM upper(al.piece) - lower(al.open_range)) / extract(epoch FROM v_step))::int
+           ) AS k,
+           LATERAL (SELECT lower(al.open_range) + k * v_step AS s) AS st
+     WHERE st.s <@ al.piece
+     ORDER BY al.resource_id, st.s;
 END
 $$;
 
