@@ -401,6 +401,61 @@ class BookingDB:
             _BOOKING,
         )
 
+    def create_series(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        first_starts_at: datetime,
+        duration: timedelta,
+        every: timedelta | str,
+        occurrences: int,
+        *,
+        party_size: int = 1,
+        customer: CustomerLike | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[Booking]:
+        """Book ``occurrences`` slots at the same local wall-clock time every
+        ``every`` (a timedelta, or interval text such as ``"1 month"``), all or
+        nothing."""
+        return self._run(
+            "SELECT * FROM bookingdb.create_series("
+            "%s, %s, %s, %s, %s::interval, %s, %s, %s::jsonb, %s)",
+            (
+                venue_id,
+                list(resource_ids),
+                _aware("first_starts_at", first_starts_at),
+                duration,
+                every,
+                _int32("occurrences", occurrences),
+                _int32("party_size", party_size),
+                customer_json(customer),
+                idempotency_key,
+            ),
+            _BOOKING,
+            retry_safe=idempotency_key is not None,
+        )
+
+    def cancel_series(
+        self,
+        venue_id: int,
+        series_id: int,
+        *,
+        from_starts_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> list[Booking]:
+        """Cancel the occurrences starting at or after ``from_starts_at`` (default now)."""
+        return self._run(
+            "SELECT * FROM bookingdb.cancel_series(%s, %s, %s, %s)",
+            (
+                venue_id,
+                series_id,
+                None if from_starts_at is None else _aware("from_starts_at", from_starts_at),
+                reason,
+            ),
+            _BOOKING,
+            retry_safe=False,
+        )
+
     def reschedule_booking(
         self,
         venue_id: int,

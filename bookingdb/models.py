@@ -59,6 +59,7 @@ class Booking:
     updated_at: datetime
     cancel_reason: str | None
     total_deposit_cents: int = 0
+    series_id: int | None = None
 
     @classmethod
     def from_row(cls, **row: Any) -> Booking:

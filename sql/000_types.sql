@@ -18,7 +18,8 @@ CREATE TYPE bookingdb.booking AS (
     created_at    timestamptz,
     updated_at    timestamptz,
     cancel_reason text,
-    total_deposit_cents bigint
+    total_deposit_cents bigint,
+    series_id     bigint
 );
 
 COMMENT ON TYPE bookingdb.booking IS

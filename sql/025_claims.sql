@@ -213,7 +213,7 @@ $$;
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
-    p_customer jsonb, p_payment_ref text, p_ttl interval)
+    p_customer jsonb, p_payment_ref text, p_ttl interval, p_series_id bigint DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
@@ -263,10 +263,11 @@ BEGIN
         -- that is already in use in this venue.
         INSERT INTO bookingdb.bookings
             (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
-             customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents)
+             customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents,
+             series_id)
         VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
                 p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
-                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents)
+                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id)
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_row;
         EXIT WHEN FOUND;

@@ -5,7 +5,7 @@ and a documented exit code, see :class:`bookingdb.cli.output.ExitCode`)."""
 import typer
 
 from bookingdb.bench.cli import bench
-from bookingdb.cli import availability, bookings, db, demo, maintenance, rules, venues
+from bookingdb.cli import availability, bookings, db, demo, maintenance, rules, series, venues
 from bookingdb.cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ maintenance.register(app)
 venues.register(app)
 rules.register(app)
 bookings.register(app)
+series.register(app)
 availability.register(app)
 demo.register(app)
 app.command("bench")(bench)

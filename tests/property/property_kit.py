@@ -56,6 +56,7 @@ def clear(conn: Conn) -> None:
     conn.execute(
         "TRUNCATE bookingdb.audit_log, bookingdb.allocations, bookingdb.bookings, "
         "bookingdb.resource_links, bookingdb.opening_hours, bookingdb.date_overrides, "
+        "bookingdb.series, "
         "bookingdb.resources, bookingdb.venues"
     )
 

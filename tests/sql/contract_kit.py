@@ -38,6 +38,7 @@ TABLES = (
     "opening_hours",
     "date_overrides",
     "resource_links",
+    "series",
 )
 
 
@@ -69,6 +70,7 @@ def snapshot(conn: Conn) -> Snapshot:
                    (SELECT count(*) FROM bookingdb.opening_hours)  AS opening_hours,
                    (SELECT count(*) FROM bookingdb.date_overrides) AS date_overrides,
                    (SELECT count(*) FROM bookingdb.resource_links) AS resource_links,
+                   (SELECT count(*) FROM bookingdb.series) AS series,
                    md5(concat_ws('|',
                        (SELECT string_agg(v::text, ',' ORDER BY v.venue_id)
                           FROM bookingdb.venues v),

@@ -128,6 +128,17 @@ CONTRACT: dict[str, tuple[str, str]] = {
         "seats_max integer, buffer_before interval, buffer_after interval, deposit_cents integer, "
         "min_spend_cents integer, zone text, linked_to bigint[])",
     ),
+    "create_series": (
+        "venue_id bigint, resource_ids bigint[], first_starts_at timestamp with time zone, "
+        "duration interval, every interval, occurrences integer, party_size integer DEFAULT 1, "
+        "customer jsonb DEFAULT NULL::jsonb, idempotency_key text DEFAULT NULL::text",
+        "setof",
+    ),
+    "cancel_series": (
+        "venue_id bigint, series_id bigint, from_starts_at timestamp with time zone "
+        "DEFAULT NULL::timestamp with time zone, reason text DEFAULT NULL::text",
+        "setof",
+    ),
     "local_range": (
         "venue_id bigint, day date, starts time without time zone, ends time without time zone",
         "tstzrange",
