@@ -1,5 +1,7 @@
-"""Keeping a database in shape: ``migrate``, ``expire-holds``, ``verify``."""
+"""Keeping a database in shape: ``migrate``, ``expire-holds``, ``sweep``, ``verify``."""
 
+import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -7,7 +9,7 @@ import typer
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import ExitCode, command, console, fields_table, print_json
 from bookingdb.cli.output import show_violations as _show_violations
-from bookingdb.cli.params import Dsn, Json
+from bookingdb.cli.params import Dsn, InputError, Json, parse_duration
 from bookingdb.config import resolve_dsn
 from bookingdb.migrate import migrate as _migrate
 
@@ -43,6 +45,48 @@ def expire_holds(
         console().print(f"{expired} hold(s) expired")
 
 
+def sweep(
+    every: Annotated[
+        str, typer.Option("--every", help="Pause between rounds: 30s, 1m, 5m.")
+    ] = "60s",
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Expire at most this many per call.")
+    ] = 1000,
+    rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--rounds",
+            help="Stop after this many rounds (default: until Ctrl-C).",
+            show_default=False,
+        ),
+    ] = None,
+    dsn: Dsn = None,
+) -> None:
+    """Run expire_holds in a loop for tidy tables (correctness never depends on it).
+
+    Each round drains every lapsed hold (max-rows at a time), prints one line
+    and waits --every. Ctrl-C stops it cleanly.
+    """
+    pause = parse_duration(every, "--every").total_seconds()
+    if pause <= 0:
+        raise InputError("--every must be positive")
+    done = 0
+    with open_db(dsn) as db:
+        try:
+            while rounds is None or done < rounds:
+                expired = batch = db.expire_holds(max_rows)
+                while batch == max_rows:
+                    batch = db.expire_holds(max_rows)
+                    expired += batch
+                done += 1
+                stamp = datetime.now(UTC).isoformat(timespec="seconds")
+                console().print(f"{stamp} round {done}: {expired} hold(s) expired", markup=False)
+                if rounds is None or done < rounds:
+                    time.sleep(pause)
+        except KeyboardInterrupt:
+            console().print(f"stopped after {done} round(s)")
+
+
 def verify(dsn: Dsn = None, as_json: Json = False) -> None:
     """Check invariants I1-I6 across the database (verify_invariants).
 
@@ -58,4 +102,5 @@ def verify(dsn: Dsn = None, as_json: Json = False) -> None:
 def register(app: typer.Typer) -> None:
     command(app, "migrate")(migrate)
     command(app, "expire-holds")(expire_holds)
+    command(app, "sweep")(sweep)
     command(app, "verify")(verify)

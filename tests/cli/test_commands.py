@@ -333,3 +333,26 @@ def test_db_status_of_a_stopped_server(cli: Invoke, tmp_path: Path) -> None:
     url = cli("db", "url", "--data-dir", data_dir, with_dsn=False)
     assert url.exit_code == 1
     assert "not running" in one_error_line(url)
+
+
+def test_sweep_drains_lapsed_holds_in_rounds(cli: Invoke, dsn: str) -> None:
+    venue = ok_json(cli("venue", "create", "Sweepers", "--json"))["venue_id"]
+    tables = [
+        ok_json(cli("resource", "add", venue, f"T{i}", "--json"))["resource_id"] for i in range(3)
+    ]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for table in tables:
+            conn.execute(
+                "SELECT bookingdb.create_hold(%s, %s, %s::timestamptz, %s::timestamptz,"
+                " ttl => '1 microsecond')",
+                (venue, [table], at(10), at(11)),
+            )
+    # --max-rows 2 makes the first round call expire_holds twice (2 + 1).
+    result = cli("sweep", "--every", "1s", "--max-rows", 2, "--rounds", 2)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("round 1: 3 hold(s) expired")
+    assert lines[1].endswith("round 2: 0 hold(s) expired")
+    bad = cli("sweep", "--every", "0s", "--rounds", 1)
+    assert bad.exit_code == 2 and "--every" in one_error_line(bad)
