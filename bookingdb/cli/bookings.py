@@ -24,12 +24,12 @@ from bookingdb.cli.params import (
     Start,
     Tz,
     Venue,
+    customer_from,
     parse_duration,
     parse_time,
     time_range,
     zone,
 )
-from bookingdb.models import Customer
 
 Ttl = Annotated[
     str | None,
@@ -48,12 +48,6 @@ ExpectedVersion = Annotated[
 Reason = Annotated[
     str | None, typer.Option("--reason", help="Why, kept with the booking.", show_default=False)
 ]
-
-
-def _customer(name: str | None, email: str | None, phone: str | None) -> Customer | None:
-    if name is None and email is None and phone is None:
-        return None
-    return Customer(name=name, email=email, phone=phone)
 
 
 def hold(
@@ -104,7 +98,7 @@ def confirm(
     """Confirm a live hold, recording the customer (confirm_hold)."""
     with open_db(dsn) as db:
         confirmed = db.confirm_hold(
-            venue, booking, customer=_customer(name, email, phone), payment_ref=payment_ref
+            venue, booking, customer=customer_from(name, email, phone), payment_ref=payment_ref
         )
     show_booking(confirmed, as_json, zone(tz))
 
@@ -145,7 +139,7 @@ def book(
             starts_at,
             ends_at,
             party_size=party,
-            customer=_customer(name, email, phone),
+            customer=customer_from(name, email, phone),
             quantity=quantity,
             idempotency_key=key,
             status="pending" if pending else "confirmed",

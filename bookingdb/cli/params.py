@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
+from bookingdb.models import Customer
+
 
 class InputError(Exception):
     """A value on the command line cannot be used; the message says which and why."""
@@ -192,3 +194,10 @@ def parse_rules(pairs: list[str]) -> dict[str, str | int | None]:
         else:
             rules[key] = value
     return rules
+
+
+def customer_from(name: str | None, email: str | None, phone: str | None) -> Customer | None:
+    """The customer given by --name/--email/--phone, or None when none is."""
+    if name is None and email is None and phone is None:
+        return None
+    return Customer(name=name, email=email, phone=phone)

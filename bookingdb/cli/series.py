@@ -21,11 +21,12 @@ from bookingdb.cli.params import (
     Start,
     Tz,
     Venue,
+    customer_from,
     parse_duration,
     parse_time,
     zone,
 )
-from bookingdb.models import Booking, Customer
+from bookingdb.models import Booking
 
 series_app = typer.Typer(
     help="Recurring series: the same local time every week (or any interval).",
@@ -87,9 +88,6 @@ def create(
 ) -> None:
     """Book every occurrence at the first one's local time, all or nothing (create_series)."""
     first = parse_time(start, "--start", zone(tz))
-    customer = None
-    if name is not None or email is not None or phone is not None:
-        customer = Customer(name=name, email=email, phone=phone)
     with open_db(dsn) as db:
         booked = db.create_series(
             venue,
@@ -99,7 +97,7 @@ def create(
             parse_duration(every, "--every"),
             occurrences,
             party_size=party,
-            customer=customer,
+            customer=customer_from(name, email, phone),
             idempotency_key=key,
         )
     _show(booked, as_json, tz, "no occurrences")
