@@ -66,6 +66,7 @@ BEGIN
            add_resource.seats_min, add_resource.seats_max, v.buffer_before, v.buffer_after
       FROM bookingdb.venues v
      WHERE v.venue_id = add_resource.venue_id
+       FOR SHARE  -- a concurrent set_venue_rules must see this resource
     RETURNING resources.resource_id INTO v_id;
     RETURN v_id;
 END

@@ -24,6 +24,26 @@ BEGIN
 END
 $$;
 
+-- The venue's row, locked until commit: the settings that derive a flag or
+-- defaults from several rows (opening hours -> has_hours, default buffers)
+-- serialise per venue, so two concurrent changes cannot both compute from
+-- a snapshot without the other's rows.
+CREATE FUNCTION bookingdb._lock_venue(p_venue_id bigint)
+RETURNS bookingdb.venues
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_venue bookingdb.venues;
+BEGIN
+    SELECT * INTO v_venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
+            DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
+    END IF;
+    RETURN v_venue;
+END
+$$;
+
 CREATE FUNCTION bookingdb._require_resource(p_venue_id bigint, p_resource_id bigint)
 RETURNS bookingdb.resources
 LANGUAGE plpgsql STABLE
@@ -50,6 +70,14 @@ CREATE FUNCTION bookingdb._local_shift(p_at timestamptz, p_by interval, p_timezo
 RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT ((p_at AT TIME ZONE p_timezone) + p_by) AT TIME ZONE p_timezone $$;
+
+-- The earliest start min_notice allows: elapsed time from now (two hours
+-- of notice are two real hours across a DST change, and '1 day' is 24 h).
+-- max_advance, by contrast, counts on the venue's local calendar.
+CREATE FUNCTION bookingdb._notice_end(v bookingdb.venues)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$ SELECT now() + make_interval(secs => extract(epoch FROM v.min_notice)::float8) $$;
 
 -- A local [day + starts, day + ends) as instants; ends <= starts ends the
 -- next day (a bar's 21:00-03:00).
@@ -116,7 +144,7 @@ LANGUAGE sql STABLE
 AS $$
     SELECT CASE
         WHEN p_starts_at < now() THEN 'BK012'
-        WHEN p_starts_at < bookingdb._local_shift(now(), v.min_notice, v.timezone) THEN 'BK009'
+        WHEN p_starts_at < bookingdb._notice_end(v) THEN 'BK009'
         WHEN p_starts_at > bookingdb._local_shift(now(), v.max_advance, v.timezone) THEN 'BK013'
         WHEN v.has_hours AND NOT tstzrange(p_starts_at, p_ends_at)
                  <@ bookingdb._open_ranges(v.venue_id, v.timezone, tstzrange(p_starts_at, p_ends_at))
@@ -308,6 +336,10 @@ BEGIN
                 v.slot_step := bookingdb._rule_interval(v_key, v_val, interval '1 minute', interval '1 day', true);
         END CASE;
     END LOOP;
+    -- Buffers are stored as elapsed time: added to an instant, '1 day'
+    -- would otherwise mean 23 or 25 hours depending on the session's TimeZone.
+    v.buffer_before := make_interval(secs => extract(epoch FROM v.buffer_before)::float8);
+    v.buffer_after := make_interval(secs => extract(epoch FROM v.buffer_after)::float8);
     IF v.max_party < v.min_party THEN
         RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'max_party must be at least min_party',
             DETAIL = format('min_party: %s, max_party: %s', v.min_party, v.max_party);
@@ -388,7 +420,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
-    PERFORM bookingdb._require_venue(venue_id);
+    PERFORM bookingdb._lock_venue(venue_id);
     PERFORM bookingdb._check_weekday(weekday, false);
     IF opens IS NULL OR closes IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'opens and closes are required',
@@ -415,7 +447,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
-    PERFORM bookingdb._require_venue(venue_id);
+    PERFORM bookingdb._lock_venue(venue_id);
     PERFORM bookingdb._check_weekday(weekday, true);
     DELETE FROM bookingdb.opening_hours h
      WHERE h.venue_id = clear_opening_hours.venue_id
@@ -436,7 +468,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
-    PERFORM bookingdb._require_venue(venue_id);
+    PERFORM bookingdb._lock_venue(venue_id);
     IF day IS NULL OR NOT isfinite(day) OR (opens IS NULL) <> (closes IS NULL) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'a date override needs a day, and opens and closes together',
             DETAIL = format('day: %s, opens: %s, closes: %s', coalesce(day::text, 'NULL'),
@@ -466,7 +498,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
-    PERFORM bookingdb._require_venue(venue_id);
+    PERFORM bookingdb._lock_venue(venue_id);
     DELETE FROM bookingdb.date_overrides o
      WHERE o.venue_id = clear_date_overrides.venue_id
        AND (clear_date_overrides.day IS NULL OR o.day = clear_date_overrides.day);
@@ -533,8 +565,11 @@ BEGIN
             DETAIL = format('before: %s, after: %s', coalesce(before::text, 'NULL'),
                             coalesce(after::text, 'NULL'));
     END IF;
+    -- Elapsed time (see set_venue_rules).
     UPDATE bookingdb.resources r
-       SET buffer_before = before, buffer_after = after, own_buffers = true
+       SET buffer_before = make_interval(secs => extract(epoch FROM before)::float8),
+           buffer_after = make_interval(secs => extract(epoch FROM after)::float8),
+           own_buffers = true
      WHERE r.venue_id = set_resource_buffers.venue_id AND r.resource_id = set_resource_buffers.resource_id;
 END
 $$;

@@ -228,6 +228,26 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'status must be confirmed or pending',
             DETAIL = format('status: %s', coalesce(p_status, 'NULL'));
     END IF;
+    -- A replay first: the same request gets its booking back even if the
+    -- venue's rules have changed since, or its start is now within the
+    -- notice period (I5). Epoch seconds, not timestamptz::text or
+    -- interval::text: the fingerprint must not depend on the session's
+    -- TimeZone or IntervalStyle; resource ids sorted and deduplicated, as
+    -- the booking stores them.
+    IF p_idempotency_key IS NOT NULL THEN
+        v_hash := hashtextextended(concat_ws('|', p_status,
+                      ARRAY(SELECT DISTINCT x FROM unnest(p_resource_ids) AS x WHERE x IS NOT NULL
+                             ORDER BY x)::text,
+                      extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
+                      p_party_size, p_quantity, p_customer::text, p_payment_ref,
+                      extract(epoch FROM p_ttl)), 0);
+        SELECT * INTO v_row FROM bookingdb.bookings b
+         WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RETURN bookingdb._replay(v_row, v_hash);
+        END IF;
+    END IF;
+
     v_req := bookingdb._prepare(p_venue_id, p_resource_ids, p_starts_at, p_ends_at,
                                 p_party_size, p_quantity);
     v_venue := v_req.venue;
@@ -239,22 +259,9 @@ BEGIN
             RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'ttl must be positive and at most 30 days',
                 DETAIL = format('ttl: %s', p_ttl);
         END IF;
-        v_expires := now() + coalesce(p_ttl, v_venue.hold_ttl);
-    END IF;
-
-    IF p_idempotency_key IS NOT NULL THEN
-        -- Epoch seconds, not timestamptz::text or interval::text: the
-        -- fingerprint must not depend on the session's TimeZone or
-        -- IntervalStyle.
-        v_hash := hashtextextended(concat_ws('|', p_status, v_req.resource_ids::text,
-                      extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
-                      p_party_size, p_quantity, p_customer::text, p_payment_ref,
-                      extract(epoch FROM p_ttl)), 0);
-        SELECT * INTO v_row FROM bookingdb.bookings b
-         WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
-        IF FOUND THEN
-            RETURN bookingdb._replay(v_row, v_hash);
-        END IF;
+        -- Elapsed time: a '1 day' hold lasts 24 hours whatever the session's
+        -- TimeZone.
+        v_expires := now() + bookingdb._elapsed(coalesce(p_ttl, v_venue.hold_ttl));
     END IF;
 
     FOR attempt IN 1..5 LOOP

@@ -140,7 +140,10 @@ BEGIN
     v_old_ids := v_row.resource_ids;
     UPDATE bookingdb.bookings b
        SET starts_at = reschedule_booking.starts_at, ends_at = reschedule_booking.ends_at,
-           resource_ids = v_req.resource_ids, total_deposit_cents = v_req.total_deposit_cents
+           resource_ids = v_req.resource_ids,
+           -- Pricing at booking time stays unless the booking changes resources.
+           total_deposit_cents = CASE WHEN v_req.resource_ids = b.resource_ids THEN b.total_deposit_cents
+                                      ELSE v_req.total_deposit_cents END
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
 

@@ -189,10 +189,17 @@ BEGIN
             DETAIL = format('%s: %s', p_what, coalesce(p_value::text, 'missing')),
             HINT = 'For example "2027-03-28T19:00:00+01:00"; without an offset it is the venue''s local time.';
     END IF;
-    IF v_text ~ '(Z|z|[+-]\d{2}(:?\d{2})?)$' THEN
-        RETURN v_text::timestamptz;
-    END IF;
-    RETURN v_text::timestamp AT TIME ZONE p_timezone;
+    BEGIN
+        IF v_text ~ '(Z|z|[+-]\d{2}(:?\d{2})?)$' THEN
+            RETURN v_text::timestamptz;
+        END IF;
+        RETURN v_text::timestamp AT TIME ZONE p_timezone;
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format
+                   OR invalid_time_zone_displacement_value THEN
+        -- The shape matched but the date or offset does not exist (Feb 30, +99).
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = format('%s is not a valid time', p_what),
+            DETAIL = format('%s: %s', p_what, p_value);
+    END;
 END
 $$;
 
@@ -335,7 +342,10 @@ BEGIN
 
     -- Slots start no earlier than now and min_notice allow, no later than
     -- max_advance allows, and end within the window.
-    v_first := greatest(lower("window"), now(), bookingdb._local_shift(now(), v.min_notice, v.timezone));
+    -- An exclusive lower bound '(' excludes a slot starting exactly there.
+    v_first := greatest(lower("window") + CASE WHEN lower_inc("window") THEN interval '0'
+                                                ELSE interval '1 microsecond' END,
+                        now(), bookingdb._notice_end(v));
     v_last := least(upper("window") - v_duration, bookingdb._local_shift(now(), v.max_advance, v.timezone));
     IF v_first > v_last OR v_ids IS NULL THEN
         RETURN;
@@ -443,7 +453,7 @@ BEGIN
      WHERE o.units >= r.capacity;
     RETURN bookingdb._open_ranges(v.venue_id, v.timezone, "window")
          * tstzmultirange("window")
-         * tstzmultirange(tstzrange(greatest(now(), bookingdb._local_shift(now(), v.min_notice, v.timezone)), NULL))
+         * tstzmultirange(tstzrange(greatest(now(), bookingdb._notice_end(v)), NULL))
          - coalesce(v_full, '{}'::tstzmultirange);
 END
 $$;
@@ -487,7 +497,7 @@ BEGIN
            1.0 / (1.0 + abs(extract(epoch FROM a.starts_at - v_starts)) / 3600.0
                   + CASE WHEN a.resource_id = ANY (v_ids) THEN 0 ELSE 0.5 END
                   + 0.05 * coalesce(r.seats_max - party_size, 0))::float8 AS score
-      FROM bookingdb.availability(venue_id, tstzrange(starts_at - interval '1 day', ends_at + interval '1 day'),
+      FROM bookingdb.availability(venue_id, tstzrange(starts_at - interval '24 hours', ends_at + interval '24 hours'),
                                   ends_at - starts_at, NULL, NULL, party_size, 1) AS a
       JOIN bookingdb.resources r ON r.venue_id = suggest_alternatives.venue_id AND r.resource_id = a.resource_id
      WHERE NOT (a.starts_at = v_starts AND a.resource_id = ANY (v_ids))

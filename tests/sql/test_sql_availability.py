@@ -328,6 +328,10 @@ MALFORMED = [
      ' "ends_at": "2030-01-01T11:00Z"}}]', "BK011"),
     ('[{{"resource_ids": [{t}], "quantity": 0, ' + SPAN + "}}]", "BK017"),
     ('[{{"resource_ids": [987654], ' + SPAN + "}}]", "BK007"),
+    ('[{{"resource_ids": [{t}], "starts_at": "2030-02-30T10:00Z",'
+     ' "ends_at": "2030-03-01T11:00Z"}}]', "BK008"),
+    ('[{{"resource_ids": [{t}], "starts_at": "2030-02-01T10:00",'
+     ' "ends_at": "2030-02-01T11:00+99"}}]', "BK008"),
 ]  # fmt: skip
 
 
@@ -529,3 +533,16 @@ def test_one_call_each_is_enough_for_a_page(conn: Conn, venue: int, at: At) -> N
     )
     assert count > 0
     one(conn, "SELECT bookingdb.local_range(%s, current_date + 3, '19:00', '01:00') AS r", (venue,))
+
+
+def test_an_exclusive_window_start_excludes_a_slot_starting_there(
+    conn: Conn, venue: int, at: At
+) -> None:
+    a = add_resource(conn, venue, "A")
+    found = rows(
+        conn,
+        "SELECT starts_at FROM bookingdb.availability(%s, tstzrange(%s, %s, '()'), '1 hour',"
+        " '1 hour', %s)",
+        (venue, at(9), at(12), [a]),
+    )
+    assert [r["starts_at"] for r in found] == [at(10), at(11)]

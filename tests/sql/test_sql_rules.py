@@ -488,3 +488,35 @@ def test_list_resources_shows_settings_and_links(conn: Conn, venue: int) -> None
     assert (listed[2]["capacity"], listed[2]["kind"]) == (12, "class")
     assert listed[2]["buffer_before"] == timedelta(minutes=5)
     refuse(conn, "BK007", "SELECT * FROM bookingdb.list_resources(987654)")
+
+
+def test_a_replay_returns_the_booking_even_after_the_rules_changed(
+    conn: Conn, venue: int, at: At
+) -> None:
+    table = add_resource(conn, venue, "T1")
+    query = "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s, idempotency_key => 'k1')"
+    first = one(conn, query, (venue, [table], at(10), at(11)))
+    # The start is now within the notice period and outside the hours; the
+    # same request still gets its booking back (I5), nothing new is written.
+    set_rules(conn, venue, min_notice="30 days")
+    conn.execute("SELECT bookingdb.set_date_override(%s, %s)", (venue, at(10).date()))
+    assert one(conn, query, (venue, [table], at(10), at(11)))["id"] == first["id"]
+    assert one(conn, query, (venue, [table, table], at(10), at(11)))["id"] == first["id"]
+    refuse(conn, "BK005", query, (venue, [table], at(10), at(12)))
+
+
+@pytest.mark.parametrize("session_zone", ["UTC", "Europe/London", "Pacific/Chatham"])
+def test_a_day_long_buffer_is_24_hours_whatever_the_session_zone(
+    conn: Conn, venue: int, session_zone: str
+) -> None:
+    table = add_resource(conn, venue, "T1")
+    conn.execute("SELECT bookingdb.set_resource_buffers(%s, %s, '0', '1 day')", (venue, table))
+    conn.execute("SELECT set_config('TimeZone', %s, false)", (session_zone,))
+    starts = scalar(conn, "SELECT date_trunc('hour', now()) + interval '3 days'")
+    booked = book(conn, venue, [table], starts, starts + timedelta(hours=1))
+    blocked = scalar(
+        conn,
+        "SELECT blocked FROM bookingdb.allocations WHERE venue_id = %s AND booking_id = %s",
+        (venue, booked["id"]),
+    )
+    assert blocked.upper - blocked.lower == timedelta(hours=25)
