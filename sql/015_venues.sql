@@ -1,5 +1,56 @@
 -- Venues (tenants) and their bookable resources.
 
+-- The venue (or resource) of a call, or BK007: the one check every public
+-- function that takes a venue_id makes.
+CREATE FUNCTION bookingdb._require_venue(p_venue_id bigint)
+RETURNS bookingdb.venues
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_venue bookingdb.venues;
+BEGIN
+    SELECT * INTO v_venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
+            DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
+    END IF;
+    RETURN v_venue;
+END
+$$;
+
+-- The venue's row, locked until commit: the settings that derive a flag or
+-- defaults from several rows (opening hours -> has_hours, default buffers)
+-- serialise per venue, so two concurrent changes cannot both compute from
+-- a snapshot without the other's rows.
+CREATE FUNCTION bookingdb._lock_venue(p_venue_id bigint)
+RETURNS bookingdb.venues
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = p_venue_id FOR UPDATE;
+    RETURN bookingdb._require_venue(p_venue_id);
+END
+$$;
+
+CREATE FUNCTION bookingdb._require_resource(p_venue_id bigint, p_resource_id bigint)
+RETURNS bookingdb.resources
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    v_resource bookingdb.resources;
+BEGIN
+    PERFORM bookingdb._require_venue(p_venue_id);
+    SELECT * INTO v_resource FROM bookingdb.resources r
+     WHERE r.venue_id = p_venue_id AND r.resource_id = p_resource_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
+            DETAIL = format('venue_id: %s, resource_id: %s', p_venue_id,
+                            coalesce(p_resource_id::text, 'NULL'));
+    END IF;
+    RETURN v_resource;
+END
+$$;
+
 CREATE FUNCTION bookingdb.create_venue(name text, timezone text DEFAULT 'UTC')
 RETURNS bigint
 LANGUAGE plpgsql
@@ -40,11 +91,7 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = add_resource.venue_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', add_resource.venue_id);
-    END IF;
+    PERFORM bookingdb._require_venue(add_resource.venue_id);
     IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 200
        OR kind IS NULL OR length(btrim(kind)) = 0 OR length(kind) > 50 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource name must be 1 to 200 characters and kind 1 to 50',

@@ -8,61 +8,6 @@
 -- GMT = 02:30 BST); in a fall-back repeat PostgreSQL takes the later
 -- (standard-time) reading.
 
-CREATE FUNCTION bookingdb._require_venue(p_venue_id bigint)
-RETURNS bookingdb.venues
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    v_venue bookingdb.venues;
-BEGIN
-    SELECT * INTO v_venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
-    END IF;
-    RETURN v_venue;
-END
-$$;
-
--- The venue's row, locked until commit: the settings that derive a flag or
--- defaults from several rows (opening hours -> has_hours, default buffers)
--- serialise per venue, so two concurrent changes cannot both compute from
--- a snapshot without the other's rows.
-CREATE FUNCTION bookingdb._lock_venue(p_venue_id bigint)
-RETURNS bookingdb.venues
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_venue bookingdb.venues;
-BEGIN
-    SELECT * INTO v_venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
-    END IF;
-    RETURN v_venue;
-END
-$$;
-
-CREATE FUNCTION bookingdb._require_resource(p_venue_id bigint, p_resource_id bigint)
-RETURNS bookingdb.resources
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    v_resource bookingdb.resources;
-BEGIN
-    PERFORM bookingdb._require_venue(p_venue_id);
-    SELECT * INTO v_resource FROM bookingdb.resources r
-     WHERE r.venue_id = p_venue_id AND r.resource_id = p_resource_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
-            DETAIL = format('venue_id: %s, resource_id: %s', p_venue_id,
-                            coalesce(p_resource_id::text, 'NULL'));
-    END IF;
-    RETURN v_resource;
-END
-$$;
-
 -- An instant moved by an interval on the venue's local calendar: six months
 -- ahead means the same local time six months later, whatever the session's
 -- TimeZone and across DST changes.
@@ -78,6 +23,12 @@ CREATE FUNCTION bookingdb._notice_end(v bookingdb.venues)
 RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $$ SELECT now() + make_interval(secs => extract(epoch FROM v.min_notice)::float8) $$;
+
+-- The latest start max_advance allows, on the venue's local calendar.
+CREATE FUNCTION bookingdb._advance_end(v bookingdb.venues)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $$ SELECT bookingdb._local_shift(now(), v.max_advance, v.timezone) $$;
 
 -- A local [day + starts, day + ends) as instants; ends <= starts ends the
 -- next day (a bar's 21:00-03:00).
@@ -145,7 +96,7 @@ AS $$
     SELECT CASE
         WHEN p_starts_at < now() THEN 'BK012'
         WHEN p_starts_at < bookingdb._notice_end(v) THEN 'BK009'
-        WHEN p_starts_at > bookingdb._local_shift(now(), v.max_advance, v.timezone) THEN 'BK013'
+        WHEN p_starts_at > bookingdb._advance_end(v) THEN 'BK013'
         WHEN v.has_hours AND NOT tstzrange(p_starts_at, p_ends_at)
                  <@ bookingdb._open_ranges(v.venue_id, v.timezone, tstzrange(p_starts_at, p_ends_at))
             THEN 'BK015'
@@ -282,11 +233,7 @@ DECLARE
     v_key text;
     v_val jsonb;
 BEGIN
-    SELECT * INTO v FROM bookingdb.venues x WHERE x.venue_id = set_venue_rules.venue_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', coalesce(set_venue_rules.venue_id::text, 'NULL'));
-    END IF;
+    v := bookingdb._lock_venue(set_venue_rules.venue_id);
     IF rules IS NULL OR jsonb_typeof(rules) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'rules must be a JSON object',
             DETAIL = format('rules: %s', coalesce(jsonb_typeof(rules), 'NULL'));

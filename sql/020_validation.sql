@@ -114,6 +114,31 @@ BEGIN
 END
 $$;
 
+-- BK008 for a resource list that is empty or holds NULL; BK007, naming the
+-- missing ids, unless every id is a resource of the venue. p_known is how
+-- many distinct ids the caller found in the venue (NULL: count them here).
+-- Duplicated ids name the same resource once.
+CREATE FUNCTION bookingdb._check_resource_list(p_venue_id bigint, p_resource_ids bigint[], p_known int)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
+            DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));
+    END IF;
+    IF coalesce(p_known, (SELECT count(*) FROM bookingdb.resources r
+                           WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids)))
+       <> (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x) THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
+            DETAIL = format('missing resource_ids: %s',
+                            (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(p_resource_ids) AS x
+                              WHERE NOT EXISTS (SELECT 1 FROM bookingdb.resources r
+                                                 WHERE r.venue_id = p_venue_id AND r.resource_id = x)));
+    END IF;
+END
+$$;
+
 -- Validates a booking request against the venue, its rules and its
 -- resources in one query and returns what the writers need. Every booking
 -- path (hold, atomic booking, reschedule) calls it, so no path can skip a
@@ -150,18 +175,7 @@ BEGIN
     PERFORM bookingdb._check_range(p_starts_at, p_ends_at);
     PERFORM bookingdb._check_time_rules(venue, p_starts_at, p_ends_at);
     PERFORM bookingdb._check_party_limits(venue, p_party_size);
-    IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
-            DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));
-    END IF;
-    -- Duplicated ids name the same resource once.
-    IF coalesce(cardinality(resource_ids), 0)
-       <> (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x) THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
-            DETAIL = format('missing resource_ids: %s',
-                            (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(p_resource_ids) AS x
-                              WHERE x <> ALL (coalesce(resource_ids, '{}'))));
-    END IF;
+    PERFORM bookingdb._check_resource_list(p_venue_id, p_resource_ids, coalesce(cardinality(resource_ids), 0));
     IF p_quantity IS NULL OR p_quantity < 1 OR p_quantity > v_min_cap THEN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s, smallest capacity among the resources: %s',

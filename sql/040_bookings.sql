@@ -210,11 +210,7 @@ AS $$
 DECLARE
     v_window tstzrange;
 BEGIN
-    PERFORM 1 FROM bookingdb.venues v WHERE v.venue_id = list_bookings.venue_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
-            DETAIL = format('venue_id: %s', coalesce(list_bookings.venue_id::text, 'NULL'));
-    END IF;
+    PERFORM bookingdb._require_venue(list_bookings.venue_id);
     IF list_bookings.starts_at IS NULL OR list_bookings.ends_at IS NULL
        OR list_bookings.ends_at <= list_bookings.starts_at THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',

@@ -116,29 +116,6 @@ BEGIN
 END
 $$;
 
--- BK008/BK007 for a resource list that is empty, holds NULL, or names
--- resources not in the venue.
-CREATE FUNCTION bookingdb._check_resource_list(p_venue_id bigint, p_resource_ids bigint[], p_known int)
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    v_wanted int;
-BEGIN
-    IF p_resource_ids IS NULL OR cardinality(p_resource_ids) = 0 OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'resource_ids must name at least one resource',
-            DETAIL = format('resource_ids: %s', coalesce(p_resource_ids::text, 'NULL'));
-    END IF;
-    v_wanted := (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x);
-    IF coalesce(p_known, (SELECT count(*) FROM bookingdb.resources r
-                           WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids))) <> v_wanted THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'resource not found in this venue',
-            DETAIL = format('%s of %s resource_ids are not in venue %s',
-                            v_wanted - coalesce(p_known, 0), v_wanted, p_venue_id);
-    END IF;
-END
-$$;
-
 CREATE FUNCTION bookingdb.check_availability(
     venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
     quantity int DEFAULT 1, exclude_booking_id bigint DEFAULT NULL)
@@ -345,8 +322,8 @@ BEGIN
     -- An exclusive lower bound '(' excludes a slot starting exactly there.
     v_first := greatest(lower("window") + CASE WHEN lower_inc("window") THEN interval '0'
                                                 ELSE interval '1 microsecond' END,
-                        now(), bookingdb._notice_end(v));
-    v_last := least(upper("window") - v_duration, bookingdb._local_shift(now(), v.max_advance, v.timezone));
+                        bookingdb._notice_end(v));
+    v_last := least(upper("window") - v_duration, bookingdb._advance_end(v));
     IF v_first > v_last OR v_ids IS NULL THEN
         RETURN;
     END IF;
@@ -453,7 +430,7 @@ BEGIN
      WHERE o.units >= r.capacity;
     RETURN bookingdb._open_ranges(v.venue_id, v.timezone, "window")
          * tstzmultirange("window")
-         * tstzmultirange(tstzrange(greatest(now(), bookingdb._notice_end(v)), NULL))
+         * tstzmultirange(tstzrange(bookingdb._notice_end(v), NULL))
          - coalesce(v_full, '{}'::tstzmultirange);
 END
 $$;
