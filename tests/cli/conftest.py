@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from bookingdb.cli import app
+
+from .kit import ok_json
 
 Invoke = Callable[..., Result]
 
@@ -26,3 +29,21 @@ def cli(dsn: str) -> Invoke:
         return result
 
     return invoke
+
+
+@dataclass(frozen=True)
+class Place:
+    """A London venue with two tables (4 and 6 seats), made through the CLI."""
+
+    venue: int
+    table: int
+    other: int
+
+
+@pytest.fixture
+def place(cli: Invoke) -> Place:
+    venue = ok_json(cli("venue", "create", "Dock Diner", "--timezone", "Europe/London", "--json"))
+    venue_id = venue["venue_id"]
+    table = ok_json(cli("resource", "add", venue_id, "T1", "--seats-max", 4, "--json"))
+    other = ok_json(cli("resource", "add", venue_id, "T2", "--seats-max", 6, "--json"))
+    return Place(venue_id, table["resource_id"], other["resource_id"])

@@ -3,7 +3,6 @@ and ``alternatives``. The day is the venue's local date, computed in its zone.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -11,26 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import Result
 
-from .conftest import Invoke
+from .conftest import Invoke, Place
 from .kit import at, ok_json, one_error_line
 
 LONDON = ZoneInfo("Europe/London")
-
-
-@dataclass(frozen=True)
-class Place:
-    venue: int
-    table: int
-    other: int
-
-
-@pytest.fixture
-def place(cli: Invoke) -> Place:
-    venue = ok_json(cli("venue", "create", "Dock Diner", "--timezone", "Europe/London", "--json"))
-    venue_id = venue["venue_id"]
-    table = ok_json(cli("resource", "add", venue_id, "T1", "--seats-max", 4, "--json"))
-    other = ok_json(cli("resource", "add", venue_id, "T2", "--seats-max", 6, "--json"))
-    return Place(venue_id, table["resource_id"], other["resource_id"])
 
 
 def local(day: date, clock: str) -> datetime:

@@ -5,29 +5,11 @@ command-line values exit 2."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from typer.testing import Result
 
-from .conftest import Invoke
+from .conftest import Invoke, Place
 from .kit import at, ok_json, one_error_line
-
-
-@dataclass(frozen=True)
-class Place:
-    venue: int
-    table: int
-    other: int
-
-
-@pytest.fixture
-def place(cli: Invoke) -> Place:
-    venue = ok_json(cli("venue", "create", "Corner Cafe", "--timezone", "Europe/London", "--json"))
-    venue_id = venue["venue_id"]
-    table = ok_json(cli("resource", "add", venue_id, "T1", "--seats-max", 4, "--json"))
-    other = ok_json(cli("resource", "add", venue_id, "T2", "--seats-max", 6, "--json"))
-    return Place(venue_id, table["resource_id"], other["resource_id"])
 
 
 def refused(result: Result, code: str) -> str:

@@ -266,3 +266,11 @@ def next_transition(zone: str, *, forward: bool) -> date:
 
 def set_rules(conn: Conn, venue_id: int, **rules: object) -> None:
     conn.execute("SELECT bookingdb.set_venue_rules(%s, %s)", (venue_id, Jsonb(rules)))
+
+
+def far_venue(conn: Conn, zone: str, name: str = "Far ahead") -> int:
+    """A venue in ``zone`` that takes bookings two years ahead (DST dates and
+    series can be most of a year away; the default limit is six months)."""
+    venue = int(scalar(conn, "SELECT bookingdb.create_venue(%s, %s)", (name, zone)))
+    set_rules(conn, venue, max_advance="2 years")
+    return venue

@@ -11,6 +11,7 @@ from contract_kit import (
     Conn,
     add_resource,
     book,
+    far_venue,
     local,
     next_transition,
     next_weekday,
@@ -18,7 +19,6 @@ from contract_kit import (
     refuse,
     rows,
     scalar,
-    set_rules,
 )
 
 BOOK = "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s)"
@@ -27,13 +27,6 @@ HOLD = "SELECT * FROM bookingdb.create_hold(%s, %s, %s, %s)"
 
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _venue(conn: Conn, zone: str) -> int:
-    venue = int(scalar(conn, "SELECT bookingdb.create_venue('Hours', %s)", (zone,)))
-    # DST dates can be most of a year away.
-    set_rules(conn, venue, max_advance="2 years")
-    return venue
 
 
 def _every_day(conn: Conn, venue: int, opens: str, closes: str) -> None:
@@ -87,7 +80,7 @@ def test_local_range_turns_local_times_into_instants_with_the_venue_zone(
     upper: str,
     why: str,
 ) -> None:
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     conn.execute("SELECT set_config('TimeZone', %s, false)", (session_zone,))
     found = one(
         conn,
@@ -135,7 +128,7 @@ def test_bookings_must_lie_within_the_weekly_hours(conn: Conn, venue: int, query
 
 def test_hours_are_read_in_the_venue_zone_whatever_the_session_zone(conn: Conn) -> None:
     zone = "Asia/Kolkata"
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     table = add_resource(conn, venue, "T1")
     _every_day(conn, venue, "09:00", "17:00")
     conn.execute("SET TimeZone = 'America/Los_Angeles'")
@@ -278,7 +271,7 @@ def test_hours_setters_refuse_an_unknown_venue(conn: Conn) -> None:
 
 def test_a_bar_night_across_fall_back_has_seven_bookable_hours(conn: Conn) -> None:
     zone = "Europe/London"
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     table = add_resource(conn, venue, "T1")
     _every_day(conn, venue, "21:00", "03:00")
     sunday = next_transition(zone, forward=False)
@@ -304,7 +297,7 @@ def test_a_bar_night_across_fall_back_has_seven_bookable_hours(conn: Conn) -> No
 
 def test_a_bar_night_across_spring_forward_has_five_bookable_hours(conn: Conn) -> None:
     zone = "Europe/London"
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     table = add_resource(conn, venue, "T1")
     _every_day(conn, venue, "21:00", "03:00")
     sunday = next_transition(zone, forward=True)
@@ -333,7 +326,7 @@ def test_a_bar_night_across_spring_forward_has_five_bookable_hours(conn: Conn) -
 def test_an_override_on_a_dst_day_lasts_the_real_elapsed_time(
     conn: Conn, zone: str, forward: bool, hours: float
 ) -> None:
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     table = add_resource(conn, venue, "T1")
     day = next_transition(zone, forward=forward)
     conn.execute("SELECT bookingdb.set_date_override(%s, %s, '00:00', '04:00')", (venue, day))
@@ -358,7 +351,7 @@ def test_an_override_on_a_dst_day_lasts_the_real_elapsed_time(
 
 def test_the_slot_grid_of_a_half_hour_zone_starts_at_local_opening(conn: Conn) -> None:
     zone = "Asia/Kolkata"
-    venue = _venue(conn, zone)
+    venue = far_venue(conn, zone)
     table = add_resource(conn, venue, "T1")
     _every_day(conn, venue, "09:00", "12:00")
     day = next_weekday(zone, 3)

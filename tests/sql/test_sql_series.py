@@ -12,6 +12,7 @@ from contract_kit import (
     add_resource,
     book,
     counts,
+    far_venue,
     local,
     next_transition,
     next_weekday,
@@ -19,7 +20,6 @@ from contract_kit import (
     refuse,
     rows,
     scalar,
-    set_rules,
     violations,
 )
 
@@ -29,14 +29,8 @@ SERIES = (
 )
 
 
-def _venue(conn: Conn) -> int:
-    venue = int(scalar(conn, "SELECT bookingdb.create_venue('Studio', %s)", (ZONE,)))
-    set_rules(conn, venue, max_advance="2 years")
-    return venue
-
-
 def test_a_weekly_series_keeps_its_local_time_across_a_dst_change(conn: Conn) -> None:
-    venue = _venue(conn)
+    venue = far_venue(conn, ZONE)
     room = add_resource(conn, venue, "Studio", capacity=12, kind="class")
     change = next_transition(ZONE, forward=True)
     first_day = change - timedelta(days=8)  # two weeks before, one after the change
@@ -56,7 +50,7 @@ def test_a_weekly_series_keeps_its_local_time_across_a_dst_change(conn: Conn) ->
 
 
 def test_a_series_is_all_or_nothing_and_names_the_refused_occurrence(conn: Conn) -> None:
-    venue = _venue(conn)
+    venue = far_venue(conn, ZONE)
     table = add_resource(conn, venue, "T1")
     monday = next_weekday(ZONE, 1)
     book(
@@ -100,7 +94,7 @@ def test_every_occurrence_passes_the_venue_rules(conn: Conn) -> None:
 
 
 def test_a_series_replays_by_idempotency_key(conn: Conn) -> None:
-    venue = _venue(conn)
+    venue = far_venue(conn, ZONE)
     table = add_resource(conn, venue, "T1")
     monday = next_weekday(ZONE, 1)
     args = (venue, [table], local(ZONE, monday, 19), "1 hour", "7 days", 3, "standing-1")
@@ -114,7 +108,7 @@ def test_a_series_replays_by_idempotency_key(conn: Conn) -> None:
 
 
 def test_cancel_series_cancels_the_rest_and_frees_the_slots(conn: Conn) -> None:
-    venue = _venue(conn)
+    venue = far_venue(conn, ZONE)
     table = add_resource(conn, venue, "T1")
     monday = next_weekday(ZONE, 1)
     booked = rows(
@@ -168,7 +162,7 @@ def test_cancel_series_cancels_the_rest_and_frees_the_slots(conn: Conn) -> None:
 def test_bad_series_arguments_are_refused(
     conn: Conn, duration: str, every: str | None, occurrences: int, code: str
 ) -> None:
-    venue = _venue(conn)
+    venue = far_venue(conn, ZONE)
     table = add_resource(conn, venue, "T1")
     monday = next_weekday(ZONE, 1)
     refuse(
