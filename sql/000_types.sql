@@ -19,7 +19,10 @@ CREATE TYPE bookingdb.booking AS (
     updated_at    timestamptz,
     cancel_reason text,
     total_deposit_cents bigint,
-    series_id     bigint
+    series_id     bigint,
+    event_id      bigint,
+    total_cents   bigint,
+    waitlist_entry_id bigint
 );
 
 COMMENT ON TYPE bookingdb.booking IS
@@ -47,4 +50,33 @@ CREATE TYPE bookingdb.alternative AS (
     starts_at   timestamptz,
     ends_at     timestamptz,
     score       float8
+);
+
+-- One row of the change feed (changes_since).
+CREATE TYPE bookingdb.change AS (
+    seq         bigint,
+    at          timestamptz,
+    booking_id  bigint,
+    resource_id bigint,
+    starts_at   timestamptz,
+    ends_at     timestamptz,
+    old_status  text,
+    new_status  text,
+    action      text,
+    reference   text
+);
+
+-- One row of waitlist(): an entry and, once offered, the hold it was offered.
+CREATE TYPE bookingdb.waitlist_entry AS (
+    entry_id     bigint,
+    status       text,
+    resource_ids bigint[],
+    starts_at    timestamptz,
+    ends_at      timestamptz,
+    party_size   int,
+    customer     jsonb,
+    priority     int,
+    event_id     bigint,
+    booking_id   bigint,
+    created_at   timestamptz
 );

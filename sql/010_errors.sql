@@ -25,7 +25,8 @@ AS $$
         ('BK015', 'outside_opening_hours', 'The booking does not lie within the venue''s opening hours (weekly hours and date overrides, in the venue''s time zone).', false),
         ('BK016', 'under_minimum_age',    'The customer''s date_of_birth makes them younger than the venue''s min_age on the day of the booking.', false),
         ('BK017', 'quantity_not_allowed', 'Quantity below 1 or above a resource''s capacity.', false),
-        ('BK018', 'party_does_not_fit',   'The resources do not fit the party: below the largest seats_min or above the total seats_max.', false)
+        ('BK018', 'party_does_not_fit',   'The resources do not fit the party: below the largest seats_min or above the total seats_max.', false),
+        ('BK020', 'busy',                 'A lock wait passed the function''s own lock_timeout (heavy contention); nothing was written. Retry, with the same idempotency key.', true)
 $$;
 
 COMMENT ON FUNCTION bookingdb.error_codes() IS

@@ -251,16 +251,17 @@ BEGIN
                 WHEN 'buffer_before' THEN v.buffer_before := interval '0';
                 WHEN 'buffer_after'  THEN v.buffer_after := interval '0';
                 WHEN 'slot_step'     THEN v.slot_step := interval '15 minutes';
+                WHEN 'notify'        THEN v.notify := true;
                 ELSE NULL;
             END CASE;
         END IF;
         CASE
             WHEN v_key NOT IN ('hold_ttl', 'min_notice', 'max_advance', 'min_party', 'max_party',
-                               'min_age', 'buffer_before', 'buffer_after', 'slot_step') THEN
+                               'min_age', 'buffer_before', 'buffer_after', 'slot_step', 'notify') THEN
                 RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'unknown venue rule',
                     DETAIL = format('key: %s', v_key),
                     HINT = 'Known rules: hold_ttl, min_notice, max_advance, min_party, max_party, min_age, '
-                           'buffer_before, buffer_after, slot_step.';
+                           'buffer_before, buffer_after, slot_step, notify.';
             WHEN jsonb_typeof(v_val) = 'null' THEN
                 NULL;
             WHEN v_key = 'hold_ttl' THEN
@@ -281,6 +282,12 @@ BEGIN
                 v.buffer_after := bookingdb._rule_interval(v_key, v_val, interval '0', interval '1 day', true);
             WHEN v_key = 'slot_step' THEN
                 v.slot_step := bookingdb._rule_interval(v_key, v_val, interval '1 minute', interval '1 day', true);
+            WHEN v_key = 'notify' THEN
+                IF jsonb_typeof(v_val) <> 'boolean' THEN
+                    RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'notify must be true or false',
+                        DETAIL = format('notify: %s', v_val);
+                END IF;
+                v.notify := v_val::boolean;
         END CASE;
     END LOOP;
     -- Buffers are stored as elapsed time: added to an instant, '1 day'
@@ -299,7 +306,8 @@ BEGIN
     UPDATE bookingdb.venues x
        SET hold_ttl = v.hold_ttl, min_notice = v.min_notice, max_advance = v.max_advance,
            min_party = v.min_party, max_party = v.max_party, min_age = v.min_age,
-           buffer_before = v.buffer_before, buffer_after = v.buffer_after, slot_step = v.slot_step
+           buffer_before = v.buffer_before, buffer_after = v.buffer_after, slot_step = v.slot_step,
+           notify = v.notify
      WHERE x.venue_id = v.venue_id;
     -- Resources without buffers of their own follow the venue's defaults.
     -- Existing bookings keep the buffers they were made with.
@@ -314,7 +322,8 @@ COMMENT ON FUNCTION bookingdb.set_venue_rules(bigint, jsonb) IS
     'Sets some of a venue''s booking rules from a JSON object; keys not given keep their value, JSON null '
     'restores the default. Keys: hold_ttl (default "10 minutes", at most 30 days), min_notice ("0"), '
     'max_advance ("6 months"), buffer_before/buffer_after ("0", the default for resources without their own), '
-    'slot_step ("15 minutes") as interval text; min_party (1), max_party (50), min_age (none) as numbers. '
+    'slot_step ("15 minutes") as interval text; min_party (1), max_party (50), min_age (none) as numbers; '
+    'notify (true): whether changes send NOTIFY bookingdb_changes (the change feed is written either way). '
     'Existing bookings are not re-checked. Refusals: BK007 unknown venue; BK010 unknown key or bad value.';
 
 CREATE FUNCTION bookingdb.get_venue_rules(venue_id bigint)
@@ -327,7 +336,7 @@ AS $$
                'max_advance', v.max_advance::text, 'min_party', v.min_party, 'max_party', v.max_party,
                'min_age', v.min_age, 'buffer_before', v.buffer_before::text,
                'buffer_after', v.buffer_after::text, 'slot_step', v.slot_step::text,
-               'has_hours', v.has_hours)
+               'notify', v.notify, 'has_hours', v.has_hours)
       FROM bookingdb._require_venue(get_venue_rules.venue_id) AS v
 $$;
 

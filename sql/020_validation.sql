@@ -30,7 +30,8 @@ AS $$
                CASE WHEN b.status = 'held' AND b.expires_at <= now() THEN 'expired' ELSE b.status END,
                b.starts_at, b.ends_at, b.party_size, b.quantity, b.resource_ids, b.customer,
                b.payment_ref, b.expires_at, b.version, b.created_at, b.updated_at,
-               b.cancel_reason, b.total_deposit_cents, b.series_id)::bookingdb.booking
+               b.cancel_reason, b.total_deposit_cents, b.series_id, b.event_id, b.total_cents,
+               b.waitlist_entry_id)::bookingdb.booking
 $$;
 
 -- The active, unlapsed allocations on one shared resource that overlap

@@ -213,7 +213,9 @@ $$;
 CREATE FUNCTION bookingdb._book(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz,
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
-    p_customer jsonb, p_payment_ref text, p_ttl interval, p_series_id bigint DEFAULT NULL)
+    p_customer jsonb, p_payment_ref text, p_ttl interval, p_series_id bigint DEFAULT NULL,
+    p_event_id bigint DEFAULT NULL, p_total_cents bigint DEFAULT NULL,
+    p_waitlist_entry_id bigint DEFAULT NULL, p_request_hash bigint DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
@@ -234,13 +236,15 @@ BEGIN
     -- interval::text: the fingerprint must not depend on the session's
     -- TimeZone or IntervalStyle; resource ids sorted and deduplicated, as
     -- the booking stores them.
+    -- p_request_hash: a caller whose request is not the resource list (a
+    -- ticket hold that picks its seats) fingerprints it itself.
     IF p_idempotency_key IS NOT NULL THEN
-        v_hash := hashtextextended(concat_ws('|', p_status,
+        v_hash := coalesce(p_request_hash, hashtextextended(concat_ws('|', p_status,
                       ARRAY(SELECT DISTINCT x FROM unnest(p_resource_ids) AS x WHERE x IS NOT NULL
                              ORDER BY x)::text,
                       extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
                       p_party_size, p_quantity, p_customer::text, p_payment_ref,
-                      extract(epoch FROM p_ttl)), 0);
+                      extract(epoch FROM p_ttl)), 0));
         SELECT * INTO v_row FROM bookingdb.bookings b
          WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -271,10 +275,11 @@ BEGIN
         INSERT INTO bookingdb.bookings
             (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
              customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents,
-             series_id)
+             series_id, event_id, total_cents, waitlist_entry_id)
         VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
                 p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
-                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id)
+                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id,
+                p_event_id, p_total_cents, p_waitlist_entry_id)
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_row;
         EXIT WHEN FOUND;

@@ -126,6 +126,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_rows must be at least 1',
             DETAIL = format('max_rows: %s', coalesce(max_rows::text, 'NULL'));
     END IF;
+    -- The capacity these holds free is offered to the waitlist (a booking
+    -- that expires a lapsed hold in its way takes the slot instead).
+    PERFORM set_config('bookingdb.offer_on_expiry', 'on', true);
     -- SKIP LOCKED: a hold being confirmed or expired by someone else right
     -- now is theirs to finish; the sweeper never waits behind a customer.
     UPDATE bookingdb.bookings b
@@ -138,10 +141,12 @@ BEGIN
                FOR UPDATE SKIP LOCKED) AS due
      WHERE b.venue_id = due.venue_id AND b.booking_id = due.booking_id;
     GET DIAGNOSTICS v_count = ROW_COUNT;
+    PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
     RETURN v_count;
 END
 $$;
 
 COMMENT ON FUNCTION bookingdb.expire_holds(int) IS
-    'Marks up to max_rows holds past expires_at as expired and returns how many. Housekeeping only: '
-    'an expired hold never blocks a booking whether or not this runs. Refusals: BK008 max_rows < 1.';
+    'Marks up to max_rows holds past expires_at as expired and returns how many; the capacity they free is '
+    'offered to the waitlist. Housekeeping otherwise: an expired hold never blocks a booking whether or not '
+    'this runs. Refusals: BK008 max_rows < 1.';

@@ -56,7 +56,8 @@ def clear(conn: Conn) -> None:
     conn.execute(
         "TRUNCATE bookingdb.audit_log, bookingdb.allocations, bookingdb.bookings, "
         "bookingdb.resource_links, bookingdb.opening_hours, bookingdb.date_overrides, "
-        "bookingdb.series, "
+        "bookingdb.series, bookingdb.changes, bookingdb.feed_heads, bookingdb.refusal_counts, "
+        "bookingdb.waitlist, bookingdb.event_inventory, bookingdb.events, "
         "bookingdb.resources, bookingdb.venues"
     )
 

@@ -39,6 +39,20 @@ TABLES = (
     "date_overrides",
     "resource_links",
     "series",
+    "events",
+    "event_inventory",
+    "waitlist",
+    "changes",
+    "refusal_counts",
+)
+
+# Row counts per table, and one digest of every row of every table (ordered
+# by the row text, so it needs no key per table).
+_SNAPSHOT_QUERY = "SELECT {}, md5(concat_ws('|', {})) AS digest".format(
+    ", ".join(f"(SELECT count(*) FROM bookingdb.{t}) AS {t}" for t in TABLES),
+    ", ".join(
+        f"(SELECT string_agg(x::text, ',' ORDER BY x::text) FROM bookingdb.{t} x)" for t in TABLES
+    ),
 )
 
 
@@ -60,37 +74,7 @@ def snapshot(conn: Conn) -> Snapshot:
     assert saved is not None
     conn.execute("SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'")
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            """
-            SELECT (SELECT count(*) FROM bookingdb.venues)      AS venues,
-                   (SELECT count(*) FROM bookingdb.resources)   AS resources,
-                   (SELECT count(*) FROM bookingdb.bookings)    AS bookings,
-                   (SELECT count(*) FROM bookingdb.allocations) AS allocations,
-                   (SELECT count(*) FROM bookingdb.audit_log)   AS audit_log,
-                   (SELECT count(*) FROM bookingdb.opening_hours)  AS opening_hours,
-                   (SELECT count(*) FROM bookingdb.date_overrides) AS date_overrides,
-                   (SELECT count(*) FROM bookingdb.resource_links) AS resource_links,
-                   (SELECT count(*) FROM bookingdb.series) AS series,
-                   md5(concat_ws('|',
-                       (SELECT string_agg(v::text, ',' ORDER BY v.venue_id)
-                          FROM bookingdb.venues v),
-                       (SELECT string_agg(r::text, ',' ORDER BY r.venue_id, r.resource_id)
-                          FROM bookingdb.resources r),
-                       (SELECT string_agg(b::text, ',' ORDER BY b.venue_id, b.booking_id)
-                          FROM bookingdb.bookings b),
-                       (SELECT string_agg(a::text, ',' ORDER BY a.venue_id, a.booking_id,
-                                          a.resource_id)
-                          FROM bookingdb.allocations a),
-                       (SELECT string_agg(l::text, ',' ORDER BY l.venue_id, l.audit_id)
-                          FROM bookingdb.audit_log l),
-                       (SELECT string_agg(h::text, ',' ORDER BY h.venue_id, h.hours_id)
-                          FROM bookingdb.opening_hours h),
-                       (SELECT string_agg(o::text, ',' ORDER BY o.venue_id, o.override_id)
-                          FROM bookingdb.date_overrides o),
-                       (SELECT string_agg(k::text, ',' ORDER BY k.venue_id, k.a, k.b)
-                          FROM bookingdb.resource_links k))) AS digest
-            """
-        ).fetchone()
+        row = cur.execute(_SNAPSHOT_QUERY).fetchone()
     conn.execute(
         "SELECT set_config('TimeZone', %s, false), set_config('IntervalStyle', %s, false)", saved
     )

@@ -172,3 +172,36 @@ def test_bad_series_arguments_are_refused(
         (venue, [table], local(ZONE, monday, 19), duration, every, occurrences, None),
     )
     refuse(conn, "BK011", SERIES, (venue, [table], None, "1 hour", "7 days", 3, None))
+
+
+def test_a_series_across_a_dst_change_is_refused_whole_by_a_clash_in_local_time(
+    conn: Conn,
+) -> None:
+    """The second occurrence lies after the clocks go forward. At the same
+    local 18:00 it clashes with an existing booking; 168 elapsed hours later
+    (19:00 local) it would not. The clash is found and nothing is booked."""
+    venue = far_venue(conn, ZONE)
+    table = add_resource(conn, venue, "T1")
+    change = next_transition(ZONE, forward=True)
+    first_day = change - timedelta(days=5)
+    second = local(ZONE, first_day + timedelta(days=7), 18)
+    assert second - local(ZONE, first_day, 18) == timedelta(days=7, hours=-1)
+    book(conn, venue, [table], second, second + timedelta(hours=1))
+    before = counts(conn)
+
+    error = refuse(
+        conn,
+        "BK001",
+        SERIES,
+        (venue, [table], local(ZONE, first_day, 18), "1 hour", "7 days", 3, None),
+    )
+    assert "occurrence 2 of 3" in (error.diag.message_detail or "")
+    assert counts(conn) == before
+    # Moved to 20:00 local, the same series fits and keeps 20:00 on both sides of the change.
+    booked = rows(
+        conn, SERIES, (venue, [table], local(ZONE, first_day, 20), "1 hour", "7 days", 3, None)
+    )
+    assert [b["starts_at"] for b in booked] == [
+        local(ZONE, first_day + timedelta(days=7 * i), 20) for i in range(3)
+    ]
+    assert violations(conn) == []
