@@ -10,6 +10,7 @@ from bookingdb.client import BookingDB
 from bookingdb.errors import (
     BeyondMaxAdvance,
     BookingError,
+    Busy,
     CapacityExceeded,
     HoldExpired,
     IdempotencyConflict,
@@ -33,13 +34,17 @@ from bookingdb.models import (
     Alternative,
     Booking,
     BookingSlot,
+    Change,
     Customer,
+    Event,
+    EventInventoryItem,
     InvariantViolation,
     OpeningHours,
     Resource,
     Slot,
     SlotRequest,
     TableCombination,
+    WaitlistEntry,
 )
 
 __version__ = "0.1.0"
@@ -51,8 +56,12 @@ __all__ = [
     "BookingDB",
     "BookingError",
     "BookingSlot",
+    "Busy",
     "CapacityExceeded",
+    "Change",
     "Customer",
+    "Event",
+    "EventInventoryItem",
     "HoldExpired",
     "IdempotencyConflict",
     "InPast",
@@ -76,4 +85,5 @@ __all__ = [
     "UnderMinimumAge",
     "ValidationError",
     "VersionConflict",
+    "WaitlistEntry",
 ]

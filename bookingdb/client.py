@@ -2,19 +2,24 @@
 
 The class holds no business rules; every check happens in the database.
 Each call is one round trip on an autocommit connection from a psycopg pool
-(no session state, so it works behind PgBouncer transaction pooling).
+(no session state, so it works behind PgBouncer transaction pooling); a
+refusal costs one more statement, which counts it for ``stats()``.
+:meth:`BookingDB.watch` alone keeps a connection of its own, to LISTEN (a
+session feature: through PgBouncer transaction pooling it would not work).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time as clock
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import BaseRowFactory, class_row, kwargs_row, scalar_row
 from psycopg.types.json import Jsonb
 from psycopg.types.range import Range
@@ -26,17 +31,23 @@ from bookingdb.models import (
     Alternative,
     Booking,
     BookingSlot,
+    Change,
     CustomerLike,
+    Event,
+    EventInventoryItem,
     InvariantViolation,
     OpeningHours,
     Resource,
     Slot,
     SlotRequest,
     TableCombination,
+    WaitlistEntry,
     customer_json,
 )
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 # Failures after which running the same call again is harmless *if* the call
 # is idempotent: the connection dropped (did it commit? the key answers),
@@ -48,6 +59,7 @@ _TRANSIENT = (
 )
 
 _BOOKING = kwargs_row(Booking.from_row)
+_ENTRY = kwargs_row(WaitlistEntry.from_row)
 # Functions returning void: one row whose value means nothing.
 _VOID: BaseRowFactory[None] = kwargs_row(lambda **_: None)
 
@@ -72,6 +84,11 @@ def _aware(name: str, value: datetime) -> datetime:
 
 Window = tuple[datetime, datetime]
 
+# The application_name of watch() connections (unless the DSN names one).
+WATCH = "bookingdb watch"
+# Feed rows per changes_since call in watch().
+_FEED_PAGE = 1000
+
 
 def _window(value: Window) -> Range[datetime]:
     starts_at, ends_at = value
@@ -84,6 +101,15 @@ def _interval_text(value: str | int | timedelta | None) -> str | int | None:
     if isinstance(value, timedelta):
         return f"{value.total_seconds():f} seconds"
     return value
+
+
+def _await_notify(conn: psycopg.Connection[Any], venue: str, wait: float) -> None:
+    """Returns when a notification for this venue arrives, or after ``wait`` seconds."""
+    deadline = clock.monotonic() + wait
+    while (left := deadline - clock.monotonic()) > 0:
+        received = list(conn.notifies(timeout=left, stop_after=1))
+        if any(note.payload == venue for note in received):
+            return
 
 
 class BookingDB:
@@ -101,11 +127,13 @@ class BookingDB:
         dsn: str,
         max_retries: int = 3,
         alternatives_on_refusal: bool = True,
+        report_refusals: bool = True,
     ) -> None:
         self.pool = pool
         self.dsn = dsn
         self.max_retries = max_retries
         self.alternatives_on_refusal = alternatives_on_refusal
+        self.report_refusals = report_refusals
 
     @classmethod
     def connect(
@@ -119,6 +147,7 @@ class BookingDB:
         num_workers: int = 3,
         timeout: float = 10.0,
         alternatives_on_refusal: bool = True,
+        report_refusals: bool = True,
     ) -> BookingDB:
         """Open a pool and wait until it has ``min_size`` connections.
 
@@ -128,7 +157,9 @@ class BookingDB:
         raised (not a bare pool timeout). With ``alternatives_on_refusal``, a
         BK001 refusal of create_hold/create_booking_atomic carries the nearest
         free slots in ``SlotUnavailable.alternatives`` (one more round trip,
-        only on that refusal)."""
+        only on that refusal). With ``report_refusals``, every refusal of a
+        venue's function is counted for ``stats()`` (``record_refusal``, one
+        more statement, only on a refusal)."""
         dsn = resolve_dsn(dsn)
         kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": prepare_threshold}
         pool: ConnectionPool = ConnectionPool(
@@ -147,7 +178,11 @@ class BookingDB:
             psycopg.connect(dsn, connect_timeout=max(1, int(timeout)), **kwargs).close()
             raise
         return cls(
-            pool, dsn=dsn, max_retries=max_retries, alternatives_on_refusal=alternatives_on_refusal
+            pool,
+            dsn=dsn,
+            max_retries=max_retries,
+            alternatives_on_refusal=alternatives_on_refusal,
+            report_refusals=report_refusals,
         )
 
     def close(self) -> None:
@@ -167,8 +202,18 @@ class BookingDB:
     # -- the one place that runs SQL -------------------------------------------------
 
     def _run(
-        self, query: str, params: Sequence[Any], row_factory: BaseRowFactory[T], *, retry_safe: bool
+        self,
+        query: str,
+        params: Sequence[Any],
+        row_factory: BaseRowFactory[T],
+        *,
+        retry_safe: bool,
+        venue_scoped: bool = True,
     ) -> list[T]:
+        """Runs one statement. A call that is ``retry_safe`` (idempotent) runs
+        again after a transient failure or a retryable refusal (BK020). A
+        refusal of a ``venue_scoped`` function (``params[0]`` is the venue_id)
+        is reported for ``stats()`` before it is raised."""
         attempt = 0
         while True:
             try:
@@ -177,13 +222,30 @@ class BookingDB:
                     return cur.fetchall()
             except psycopg.Error as err:
                 refusal = translate(err)
-                if refusal is not None:
-                    raise refusal from err
                 attempt += 1
-                if not (retry_safe and isinstance(err, _TRANSIENT) and attempt <= self.max_retries):
-                    raise
+                retryable = (
+                    refusal.retryable if refusal is not None else isinstance(err, _TRANSIENT)
+                )
+                if not (retry_safe and retryable and attempt <= self.max_retries):
+                    if refusal is None:
+                        raise
+                    if venue_scoped and self.report_refusals and params:
+                        self._report_refusal(params[0], refusal.sqlstate)
+                    raise refusal from err
                 # Jittered backoff so retrying clients do not stampede together.
                 clock.sleep(random.uniform(0, 0.05 * 2**attempt))
+
+    def _report_refusal(self, venue_id: object, code: str) -> None:
+        """Counts a refusal for ``stats()`` in a new autocommit statement: the
+        refused statement rolled back and took nothing with it. The refusal is
+        the caller's answer, so a failed report is logged, never raised."""
+        if not isinstance(venue_id, int):
+            return
+        try:
+            with self.pool.connection() as conn:
+                conn.execute("SELECT bookingdb.record_refusal(%s, %s)", (venue_id, code))
+        except Exception:
+            log.warning("could not report refusal %s of venue %s", code, venue_id, exc_info=True)
 
     def _booking(
         self,
@@ -218,13 +280,23 @@ class BookingDB:
         row_factory: BaseRowFactory[T],
         *,
         retry_safe: bool = False,
+        venue_scoped: bool = True,
     ) -> T:
-        return self._run(query, params, row_factory, retry_safe=retry_safe)[0]
+        return self._run(
+            query, params, row_factory, retry_safe=retry_safe, venue_scoped=venue_scoped
+        )[0]
 
     # -- venues and resources --------------------------------------------------------
 
     def create_venue(self, name: str, timezone: str = "UTC") -> int:
-        return int(self._one("SELECT bookingdb.create_venue(%s, %s)", (name, timezone), scalar_row))
+        return int(
+            self._one(
+                "SELECT bookingdb.create_venue(%s, %s)",
+                (name, timezone),
+                scalar_row,
+                venue_scoped=False,
+            )
+        )
 
     def add_resource(
         self,
@@ -324,6 +396,7 @@ class BookingDB:
                 (_int32("max_rows", max_rows),),
                 scalar_row,
                 retry_safe=True,
+                venue_scoped=False,
             )
         )
 
@@ -628,14 +701,356 @@ class BookingDB:
         assert value.lower is not None and value.upper is not None
         return (value.lower, value.upper)
 
+    # -- events and tickets ------------------------------------------------------------
+
+    def create_event(self, venue_id: int, name: str, starts_at: datetime, ends_at: datetime) -> int:
+        """An event (a concert, a match) for [starts_at, ends_at); its inventory
+        is put on sale with :meth:`add_event_inventory`."""
+        return int(
+            self._one(
+                "SELECT bookingdb.create_event(%s, %s, %s, %s)",
+                (venue_id, name, _aware("starts_at", starts_at), _aware("ends_at", ends_at)),
+                scalar_row,
+            )
+        )
+
+    def add_seat_block(
+        self, venue_id: int, section: str, row_label: str, first_number: int, seat_count: int
+    ) -> list[int]:
+        """``seat_count`` adjacent numbered seats in one row; their resource ids
+        in seat order. Rows added first count as the better rows."""
+        ids: list[int] = self._one(
+            "SELECT bookingdb.add_seat_block(venue_id => %s, section => %s, row_label => %s,"
+            " first_number => %s, seat_count => %s)",
+            (
+                venue_id,
+                section,
+                row_label,
+                _int32("first_number", first_number),
+                _int32("seat_count", seat_count),
+            ),
+            scalar_row,
+        )
+        return list(ids)
+
+    def add_event_inventory(
+        self,
+        venue_id: int,
+        event_id: int,
+        resource_ids: Sequence[int],
+        category: str,
+        price_cents: int,
+    ) -> None:
+        """Put seats or general-admission areas on sale in a price category
+        (again: changes their category and price)."""
+        self._run(
+            "SELECT bookingdb.add_event_inventory(venue_id => %s, event_id => %s,"
+            " resource_ids => %s, category => %s, price_cents => %s)",
+            (venue_id, event_id, list(resource_ids), category, _int32("price_cents", price_cents)),
+            _VOID,
+            retry_safe=True,
+        )
+
+    def hold_event_tickets(
+        self,
+        venue_id: int,
+        event_id: int,
+        *,
+        quantity: int | None = None,
+        seat_ids: Sequence[int] | None = None,
+        category: str | None = None,
+        customer: CustomerLike | None = None,
+        idempotency_key: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> Booking:
+        """Hold the named ``seat_ids``, or the best ``quantity`` adjacent seats of
+        a category, or ``quantity`` general-admission places (ttl default 15
+        minutes). With an ``idempotency_key`` a transient failure or
+        :class:`~bookingdb.errors.Busy` (BK020) is retried with jittered
+        backoff; without one it is raised."""
+        return self._one(
+            "SELECT * FROM bookingdb.hold_event_tickets(venue_id => %s, event_id => %s,"
+            " quantity => %s, seat_ids => %s, category => %s, customer => %s::jsonb,"
+            " idempotency_key => %s, ttl => %s)",
+            (
+                venue_id,
+                event_id,
+                _int32("quantity", quantity),
+                None if seat_ids is None else list(seat_ids),
+                category,
+                customer_json(customer),
+                idempotency_key,
+                ttl,
+            ),
+            _BOOKING,
+            retry_safe=idempotency_key is not None,
+        )
+
+    def event_availability(self, venue_id: int, event_id: int) -> list[EventInventoryItem]:
+        """One row per resource on sale: places left (1 or 0 for a seat)."""
+        return self._run(
+            "SELECT * FROM bookingdb.event_availability(%s, %s)",
+            (venue_id, event_id),
+            class_row(EventInventoryItem),
+            retry_safe=True,
+        )
+
+    def list_events(self, venue_id: int) -> list[Event]:
+        return self._run(
+            "SELECT * FROM bookingdb.list_events(%s)",
+            (venue_id,),
+            class_row(Event),
+            retry_safe=True,
+        )
+
+    # -- waitlist ----------------------------------------------------------------------
+
+    def join_waitlist(
+        self,
+        venue_id: int,
+        resource_ids: Sequence[int],
+        starts_at: datetime | None,
+        ends_at: datetime | None,
+        *,
+        party_size: int = 1,
+        customer: CustomerLike | None = None,
+        priority: int = 0,
+        event_id: int | None = None,
+    ) -> int:
+        """Wait for any one of ``resource_ids`` (with ``event_id``: tickets among
+        them; the times may then be None, the event's). When capacity frees up
+        the database offers the first matching entry a hold; returns the entry_id."""
+        return int(
+            self._one(
+                "SELECT bookingdb.join_waitlist(venue_id => %s, resource_ids => %s,"
+                " starts_at => %s, ends_at => %s, party_size => %s, customer => %s::jsonb,"
+                " priority => %s, event_id => %s)",
+                (
+                    venue_id,
+                    list(resource_ids),
+                    None if starts_at is None else _aware("starts_at", starts_at),
+                    None if ends_at is None else _aware("ends_at", ends_at),
+                    _int32("party_size", party_size),
+                    customer_json(customer),
+                    _int32("priority", priority),
+                    event_id,
+                ),
+                scalar_row,
+            )
+        )
+
+    def leave_waitlist(self, venue_id: int, entry_id: int) -> WaitlistEntry:
+        """Take an entry off the waitlist; an offered hold passes to the next in line."""
+        return self._one(
+            "SELECT * FROM bookingdb.leave_waitlist(%s, %s)", (venue_id, entry_id), _ENTRY
+        )
+
+    def waitlist(self, venue_id: int, *, include_closed: bool = False) -> list[WaitlistEntry]:
+        """Offered entries, then waiting ones in serving order (``include_closed``:
+        booked, lapsed and left ones too)."""
+        return self._run(
+            "SELECT * FROM bookingdb.waitlist(%s, %s)",
+            (venue_id, include_closed),
+            _ENTRY,
+            retry_safe=True,
+        )
+
+    def process_waitlist(self, venue_id: int, max_entries: int = 100) -> int:
+        """Offer what is free now to waiting entries in order; how many got an offer."""
+        return int(
+            self._one(
+                "SELECT bookingdb.process_waitlist(%s, %s)",
+                (venue_id, _int32("max_entries", max_entries)),
+                scalar_row,
+                retry_safe=True,
+            )
+        )
+
+    # -- change feed -------------------------------------------------------------------
+
+    def changes_since(
+        self, venue_id: int, after_seq: int = 0, max_rows: int = 1000
+    ) -> list[Change]:
+        """The venue's changes after ``after_seq``, oldest first (``seq`` is gap-free
+        and in commit order). Numbering rows on first read is idempotent, so a
+        retry is safe."""
+        return self._run(
+            "SELECT * FROM bookingdb.changes_since(%s, %s, %s)",
+            (venue_id, after_seq, _int32("max_rows", max_rows)),
+            class_row(Change),
+            retry_safe=True,
+        )
+
+    def prune_changes(self, venue_id: int, older_than: timedelta = timedelta(days=30)) -> int:
+        """Delete feed rows older than ``older_than`` that have been readable; how many."""
+        return int(
+            self._one(
+                "SELECT bookingdb.prune_changes(%s, %s)",
+                (venue_id, older_than),
+                scalar_row,
+                retry_safe=True,
+            )
+        )
+
+    def watch(
+        self,
+        venue_id: int,
+        after_seq: int = 0,
+        *,
+        poll_interval: float = 1.0,
+        idle_timeout: float | None = None,
+        reconnect_timeout: float = 60.0,
+    ) -> Generator[Change, None, None]:
+        """Every change of the venue after ``after_seq``, each exactly once, in
+        ``seq`` order, as they happen.
+
+        Uses a connection of its own (not from the pool): it LISTENs on
+        ``bookingdb_changes``, then catches up with ``changes_since`` until it
+        is empty, then waits for a notification for this venue, or
+        ``poll_interval`` seconds (a venue may turn NOTIFY off), and catches up
+        again. If the connection drops, it reconnects with a short backoff and
+        continues after the last ``seq`` it yielded; if the database cannot be
+        reached again within ``reconnect_timeout`` seconds, the
+        ``OperationalError`` is raised. Stops when no change has arrived for
+        ``idle_timeout`` seconds (if given). Closing the generator closes the
+        connection.
+        """
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive (got {poll_interval})")
+        if idle_timeout is not None and idle_timeout < 0:
+            raise ValueError(f"idle_timeout must not be negative (got {idle_timeout})")
+        if after_seq < 0:
+            raise ValueError(f"after_seq must not be negative (got {after_seq})")
+        return self._watch(venue_id, after_seq, poll_interval, idle_timeout, reconnect_timeout)
+
+    def _watch(
+        self,
+        venue_id: int,
+        last_seq: int,
+        poll_interval: float,
+        idle_timeout: float | None,
+        reconnect_timeout: float,
+    ) -> Generator[Change, None, None]:
+        conn = self._listen()
+        last_change = clock.monotonic()
+        try:
+            while True:
+                try:
+                    # LISTEN came first, so a change committed from here on
+                    # either is in this catch-up or wakes the wait below.
+                    while page := self._feed_page(conn, venue_id, last_seq):
+                        for change in page:
+                            last_seq = change.seq
+                            yield change
+                        last_change = clock.monotonic()
+                    wait = poll_interval
+                    if idle_timeout is not None:
+                        left = last_change + idle_timeout - clock.monotonic()
+                        if left <= 0:
+                            return
+                        wait = min(wait, left)
+                    _await_notify(conn, str(venue_id), wait)
+                except psycopg.OperationalError:
+                    if not (conn.broken or conn.closed):
+                        raise
+                    conn.close()
+                    conn = self._relisten(reconnect_timeout)
+        finally:
+            conn.close()
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        """A dedicated autocommit connection listening on bookingdb_changes."""
+        target = self.dsn
+        if "application_name" not in conninfo_to_dict(target):
+            target = make_conninfo(target, application_name=WATCH)
+        conn = psycopg.connect(target, autocommit=True)
+        try:
+            conn.execute("LISTEN bookingdb_changes")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _relisten(self, within: float) -> psycopg.Connection[Any]:
+        deadline = clock.monotonic() + within
+        attempt = 0
+        while True:
+            attempt += 1
+            clock.sleep(random.uniform(0.5, 1.0) * min(2.0, 0.05 * 2**attempt))
+            try:
+                return self._listen()
+            except psycopg.OperationalError:
+                if clock.monotonic() >= deadline:
+                    raise
+                log.info("watch: reconnect attempt %s failed", attempt, exc_info=True)
+
+    def _feed_page(self, conn: psycopg.Connection[Any], venue_id: int, after: int) -> list[Change]:
+        try:
+            with conn.cursor(row_factory=class_row(Change)) as cur:
+                cur.execute(
+                    "SELECT * FROM bookingdb.changes_since(%s, %s, %s)",
+                    (venue_id, after, _FEED_PAGE),
+                )
+                return cur.fetchall()
+        except psycopg.Error as err:
+            refusal = translate(err)
+            if refusal is not None:
+                raise refusal from err
+            raise
+
+    def record_refusal(self, venue_id: int, code: str) -> None:
+        """Count one refusal (a BK code) for ``stats()``; the client does this
+        itself after every refusal when ``report_refusals`` is on."""
+        self._run(
+            "SELECT bookingdb.record_refusal(%s, %s)", (venue_id, code), _VOID, retry_safe=False
+        )
+
+    # -- operations: statistics and health ---------------------------------------------
+
+    def stats(
+        self, venue_id: int, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, Any]:
+        """Operator statistics for [since, until) (default: 7 days either side of
+        now): bookings_by_status, holds, refusals, utilisation, bookings_per_hour."""
+        stats: dict[str, Any] = self._one(
+            "SELECT bookingdb.stats(%s, %s, %s)",
+            (
+                venue_id,
+                None if since is None else _aware("since", since),
+                None if until is None else _aware("until", until),
+            ),
+            scalar_row,
+            retry_safe=True,
+        )
+        return stats
+
+    def health(
+        self,
+        *,
+        max_unswept: timedelta | None = None,
+        max_feed_lag: timedelta | None = None,
+        max_lock_wait: timedelta | None = timedelta(seconds=30),
+        check_invariants: bool = True,
+    ) -> dict[str, Any]:
+        """The database's health report; ``report["healthy"]`` is the verdict and
+        ``report["problems"]`` says why not."""
+        report: dict[str, Any] = self._one(
+            "SELECT bookingdb.health(%s::interval, %s::interval, %s::interval, %s)",
+            (max_unswept, max_feed_lag, max_lock_wait, check_invariants),
+            scalar_row,
+            retry_safe=True,
+            venue_scoped=False,
+        )
+        return report
+
     # -- venue rules and settings ------------------------------------------------------
 
     def set_venue_rules(
-        self, venue_id: int, rules: Mapping[str, str | int | timedelta | None]
+        self, venue_id: int, rules: Mapping[str, str | int | bool | timedelta | None]
     ) -> None:
         """Set some rules (hold_ttl, min_notice, max_advance, buffer_before,
         buffer_after, slot_step as timedelta or interval text; min_party,
-        max_party, min_age as int; None restores the default)."""
+        max_party, min_age as int; notify as bool; None restores the default)."""
         payload = {key: _interval_text(value) for key, value in rules.items()}
         self._run(
             "SELECT bookingdb.set_venue_rules(%s, %s)",
@@ -742,6 +1157,7 @@ class BookingDB:
             (),
             class_row(InvariantViolation),
             retry_safe=True,
+            venue_scoped=False,
         )
 
     def migrate(self) -> dict[str, list[str]]:

@@ -165,6 +165,16 @@ class PartyDoesNotFit(ValidationError):
     sqlstate = "BK018"
 
 
+class Busy(BookingError):
+    """BK020: a lock wait inside the function passed its own ``lock_timeout``
+    (heavy contention, e.g. an on-sale rush); nothing was written. Retry after
+    a short, jittered pause with the same idempotency key. The client does so
+    itself for ``hold_event_tickets`` when an idempotency key is given."""
+
+    sqlstate = "BK020"
+    retryable = True
+
+
 ERRORS: dict[str, type[BookingError]] = {
     cls.sqlstate: cls
     for cls in (
@@ -186,6 +196,7 @@ ERRORS: dict[str, type[BookingError]] = {
         UnderMinimumAge,
         QuantityNotAllowed,
         PartyDoesNotFit,
+        Busy,
     )
 }
 

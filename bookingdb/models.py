@@ -40,7 +40,9 @@ def customer_json(customer: CustomerLike | None) -> str | None:
 @dataclass(frozen=True)
 class Booking:
     """A booking as the database reports it. ``status`` is effective: a hold
-    whose ``expires_at`` has passed reads ``expired``."""
+    whose ``expires_at`` has passed reads ``expired``. A ticket hold names its
+    ``event_id`` and carries ``total_cents`` (the sum of its prices); a hold
+    offered to a waitlist entry names ``waitlist_entry_id``."""
 
     id: int
     venue_id: int
@@ -60,6 +62,9 @@ class Booking:
     cancel_reason: str | None
     total_deposit_cents: int = 0
     series_id: int | None = None
+    event_id: int | None = None
+    total_cents: int | None = None
+    waitlist_entry_id: int | None = None
 
     @classmethod
     def from_row(cls, **row: Any) -> Booking:
@@ -157,6 +162,67 @@ class OpeningHours:
     day: date | None
     opens: time | None
     closes: time | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of ``list_events``: a named time range whose inventory is on sale."""
+
+    event_id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class EventInventoryItem:
+    """One row of ``event_availability``: a resource on sale for an event and how
+    many places it has left (1 or 0 for a seat)."""
+
+    category: str
+    resource_id: int
+    remaining: int
+
+
+@dataclass(frozen=True)
+class WaitlistEntry:
+    """One row of ``waitlist`` (and the result of ``leave_waitlist``). ``status``
+    is effective (waiting, offered, booked, lapsed, left); ``booking_id`` is the
+    hold offered to the entry, if any."""
+
+    entry_id: int
+    status: str
+    resource_ids: tuple[int, ...]
+    starts_at: datetime
+    ends_at: datetime
+    party_size: int
+    customer: dict[str, Any] | None
+    priority: int
+    event_id: int | None
+    booking_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, **row: Any) -> WaitlistEntry:
+        row["resource_ids"] = tuple(row["resource_ids"])
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the change feed (``changes_since``): a booking change on one
+    resource. ``seq`` is per venue, gap-free and in commit order."""
+
+    seq: int
+    at: datetime
+    booking_id: int
+    resource_id: int
+    starts_at: datetime
+    ends_at: datetime
+    old_status: str | None
+    new_status: str
+    action: str
+    reference: str
 
 
 @dataclass(frozen=True)

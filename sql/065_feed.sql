@@ -241,7 +241,9 @@ BEGIN
     SELECT min(c.logged_at), count(*) INTO v_feed_at, v_unread
       FROM bookingdb.changes c WHERE c.seq IS NULL;
     SELECT count(*), max(clock_timestamp() - l.waitstart) INTO v_waiting, v_longest
-      FROM pg_locks l WHERE NOT l.granted;
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE NOT l.granted AND a.datname = current_database();
     IF check_invariants THEN
         SELECT coalesce(jsonb_agg(jsonb_build_object('invariant', i.invariant, 'detail', i.detail)), '[]')
           INTO v_violations

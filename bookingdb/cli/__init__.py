@@ -5,7 +5,20 @@ and a documented exit code, see :class:`bookingdb.cli.output.ExitCode`)."""
 import typer
 
 from bookingdb.bench.cli import bench
-from bookingdb.cli import availability, bookings, db, demo, maintenance, rules, series, venues
+from bookingdb.cli import (
+    availability,
+    bookings,
+    db,
+    demo,
+    events,
+    maintenance,
+    monitoring,
+    rules,
+    series,
+    stats,
+    venues,
+    waitlist,
+)
 from bookingdb.cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -26,6 +39,10 @@ rules.register(app)
 bookings.register(app)
 series.register(app)
 availability.register(app)
+events.register(app)
+waitlist.register(app)
+monitoring.register(app)
+stats.register(app)
 demo.register(app)
 app.command("bench")(bench)
 

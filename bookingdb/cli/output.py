@@ -36,7 +36,8 @@ class ExitCode(enum.IntEnum):
 
     OK = 0
     #: The answer is no: ``check`` slot not available, ``verify`` found
-    #: violations, ``db status``/``db url`` server not running, ``demo`` failed.
+    #: violations, ``health`` unhealthy, ``db status``/``db url`` server not
+    #: running, ``demo`` failed.
     NO = 1
     #: Bad usage or input (also click's own usage errors): fix the command line.
     BAD_INPUT = 2
@@ -48,8 +49,8 @@ class ExitCode(enum.IntEnum):
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the answer is no (check: not available, verify: violations, "
-    "db status: stopped, demo: failed); 2 bad input; 3 refused by the database (BKxxx); "
-    "4 database unreachable or failing."
+    "health: unhealthy, db status: stopped, demo: failed); 2 bad input; "
+    "3 refused by the database (BKxxx); 4 database unreachable or failing."
 )
 
 
@@ -82,7 +83,9 @@ def guard(func: Callable[P, None]) -> Callable[P, None]:
             func(*args, **kwargs)
         except BookingError as err:
             raise fail(refusal_line(err), ExitCode.REFUSED) from None
-        except InputError as err:
+        except (InputError, ValueError) as err:
+            # ValueError: input the client refuses before the database sees it
+            # (a number beyond SQL int, a naive time).
             raise fail(f"error: {err}", ExitCode.BAD_INPUT) from None
         except psycopg.Error as err:
             if err.sqlstate is None:
@@ -200,6 +203,12 @@ def show_booking(booking: Booking, as_json: bool, tz: ZoneInfo | None = None) ->
         ("quantity", str(booking.quantity)),
         ("customer", _customer(booking.customer)),
     ]
+    if booking.event_id is not None:
+        rows.append(("event", str(booking.event_id)))
+    if booking.total_cents is not None:
+        rows.append(("total (cents)", str(booking.total_cents)))
+    if booking.waitlist_entry_id is not None:
+        rows.append(("waitlist entry", str(booking.waitlist_entry_id)))
     if booking.payment_ref:
         rows.append(("payment ref", booking.payment_ref))
     if booking.expires_at is not None:

@@ -76,6 +76,28 @@ Key = Annotated[
         show_default=False,
     ),
 ]
+Ids = Annotated[
+    str,
+    typer.Option("--resources", help="Resource ids, comma-separated: 1,2,3.", show_default=False),
+]
+Starts = Annotated[
+    str,
+    typer.Option(
+        "--starts",
+        "--start",
+        help="Start, ISO 8601 with offset: 2027-03-28T19:00+01:00.",
+        show_default=False,
+    ),
+]
+Ends = Annotated[
+    str,
+    typer.Option(
+        "--ends",
+        "--end",
+        help="End, ISO 8601 with offset: 2027-03-28T22:00+01:00.",
+        show_default=False,
+    ),
+]
 Name = Annotated[str | None, typer.Option("--name", help="Customer name.", show_default=False)]
 Email = Annotated[str | None, typer.Option("--email", help="Customer email.", show_default=False)]
 Phone = Annotated[str | None, typer.Option("--phone", help="Customer phone.", show_default=False)]
@@ -153,6 +175,14 @@ def time_range(
     return starts_at, starts_at.astimezone(UTC) + parse_duration(length, "--duration")
 
 
+def parse_ids(value: str, option: str) -> list[int]:
+    """``1,2,3`` as a list of ids, in the order given."""
+    parts = [part.strip() for part in value.split(",")]
+    if not all(re.fullmatch(r"\d+", part) for part in parts):
+        raise InputError(f"{option}: {value!r} is not a list of ids (e.g. 1,2,3)")
+    return [int(part) for part in parts]
+
+
 def parse_day(value: str, option: str) -> date:
     """A calendar date, ``2027-03-28``: a local date at the venue."""
     try:
@@ -174,12 +204,12 @@ def parse_clock(value: str, option: str) -> time:
     raise InputError(f"{option}: {value!r} is not a clock time (e.g. 09:00, 17:30)")
 
 
-def parse_rules(pairs: list[str]) -> dict[str, str | int | None]:
+def parse_rules(pairs: list[str]) -> dict[str, str | int | bool | None]:
     """``key=value`` arguments as the rules for ``set_venue_rules``: a whole number
-    is sent as a number, ``null`` as JSON null (restore the default), anything
-    else as text (an interval such as ``30 minutes``). Which keys exist and what
-    each accepts is the database's call."""
-    rules: dict[str, str | int | None] = {}
+    is sent as a number, ``true``/``false`` as a boolean, ``null`` as JSON null
+    (restore the default), anything else as text (an interval such as ``30
+    minutes``). Which keys exist and what each accepts is the database's call."""
+    rules: dict[str, str | int | bool | None] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key, value = key.strip(), value.strip()
@@ -189,6 +219,8 @@ def parse_rules(pairs: list[str]) -> dict[str, str | int | None]:
             raise InputError(f"rule {key} is given twice")
         if value == "null":
             rules[key] = None
+        elif value in ("true", "false"):
+            rules[key] = value == "true"
         elif re.fullmatch(r"-?\d+", value):
             rules[key] = int(value)
         else:

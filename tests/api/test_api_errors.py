@@ -16,6 +16,7 @@ from bookingdb import (
     BeyondMaxAdvance,
     BookingDB,
     BookingError,
+    Busy,
     CapacityExceeded,
     Customer,
     HoldExpired,
@@ -143,6 +144,25 @@ def _quantity_too_big(db: BookingDB, venue: int, at: At) -> object:
     return lambda: db.create_hold(venue, [room], at(10), at(12), quantity=4)
 
 
+def _busy(db: BookingDB, venue: int, at: At) -> object:
+    event = db.create_event(venue, "Gig", at(20), at(23))
+    floor = db.add_resource(venue, "Floor", capacity=10, seats_max=10, kind="ga")
+    db.add_event_inventory(venue, event, [floor], "Standing", 2000)
+
+    def call() -> object:
+        # Another transaction holds the area's lock, uncommitted: the hold
+        # waits for it until the function's lock_timeout (5 s).
+        with psycopg.connect(db.dsn) as other:
+            other.execute(
+                "SELECT bookingdb.hold_event_tickets(venue_id => %s, event_id => %s,"
+                " quantity => 1)",
+                (venue, event),
+            )
+            return db.hold_event_tickets(venue, event, quantity=1)
+
+    return call
+
+
 CASES: list[tuple[str, type[BookingError], Refusal]] = [
     ("BK001", SlotUnavailable, _slot_taken),
     ("BK002", CapacityExceeded, _shared_full),
@@ -162,6 +182,7 @@ CASES: list[tuple[str, type[BookingError], Refusal]] = [
     ("BK016", UnderMinimumAge, _too_young),
     ("BK017", QuantityNotAllowed, _quantity_too_big),
     ("BK018", PartyDoesNotFit, _party_too_big),
+    ("BK020", Busy, _busy),
 ]
 
 

@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bookingdb.cli.params import InputError, parse_duration, parse_time, time_range
+from bookingdb.cli.params import (
+    InputError,
+    parse_duration,
+    parse_ids,
+    parse_rules,
+    parse_time,
+    time_range,
+)
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -61,3 +68,21 @@ def test_a_duration_is_elapsed_time_across_a_clock_change() -> None:
 def test_not_iso_is_refused() -> None:
     with pytest.raises(InputError, match="not an ISO 8601 time"):
         parse_time("tomorrow 7pm", "--start", LONDON)
+
+
+def test_id_lists() -> None:
+    assert parse_ids("3,1, 2", "--resources") == [3, 1, 2]
+    assert parse_ids("7", "--seats") == [7]
+    for text in ("", "1,,2", "1;2", "a", "-1"):
+        with pytest.raises(InputError, match="--seats"):
+            parse_ids(text, "--seats")
+
+
+def test_rules_read_booleans_numbers_null_and_text() -> None:
+    assert parse_rules(["notify=false", "min_party=2", "min_age=null", "hold_ttl=5 minutes"]) == {
+        "notify": False,
+        "min_party": 2,
+        "min_age": None,
+        "hold_ttl": "5 minutes",
+    }
+    assert parse_rules(["notify=true"]) == {"notify": True}
