@@ -175,6 +175,22 @@ class Busy(BookingError):
     retryable = True
 
 
+class TooManyHolds(BookingError):
+    """BK021: the customer (the ``holder`` key passed with the hold, else the
+    customer's e-mail) already has the venue's ``max_active_holds_per_customer``
+    live holds. Confirm or release one first; retrying will not help."""
+
+    sqlstate = "BK021"
+
+
+class CapacityInUse(BookingError):
+    """BK022: ``set_sellable_capacity`` would go below what current and future
+    bookings already use; the DETAIL lists them. Move or cancel them first, or
+    choose a higher value."""
+
+    sqlstate = "BK022"
+
+
 ERRORS: dict[str, type[BookingError]] = {
     cls.sqlstate: cls
     for cls in (
@@ -197,6 +213,8 @@ ERRORS: dict[str, type[BookingError]] = {
         QuantityNotAllowed,
         PartyDoesNotFit,
         Busy,
+        TooManyHolds,
+        CapacityInUse,
     )
 }
 

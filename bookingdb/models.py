@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -42,7 +42,10 @@ class Booking:
     """A booking as the database reports it. ``status`` is effective: a hold
     whose ``expires_at`` has passed reads ``expired``. A ticket hold names its
     ``event_id`` and carries ``total_cents`` (the sum of its prices); a hold
-    offered to a waitlist entry names ``waitlist_entry_id``."""
+    offered to a waitlist entry names ``waitlist_entry_id``. ``cancel_token``
+    is set only in the result of the call that confirmed the booking
+    (``create_booking_atomic``, ``confirm_hold``): the customer's secret for
+    ``cancel_by_token``, handed out once (the database keeps only its hash)."""
 
     id: int
     venue_id: int
@@ -65,6 +68,7 @@ class Booking:
     event_id: int | None = None
     total_cents: int | None = None
     waitlist_entry_id: int | None = None
+    cancel_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_row(cls, **row: Any) -> Booking:
@@ -146,6 +150,7 @@ class Resource:
     min_spend_cents: int
     zone: str | None
     linked_to: tuple[int, ...]
+    sellable_capacity: int | None = None
 
     @classmethod
     def from_row(cls, **row: Any) -> Resource:

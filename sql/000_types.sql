@@ -22,7 +22,8 @@ CREATE TYPE bookingdb.booking AS (
     series_id     bigint,
     event_id      bigint,
     total_cents   bigint,
-    waitlist_entry_id bigint
+    waitlist_entry_id bigint,
+    cancel_token  text
 );
 
 COMMENT ON TYPE bookingdb.booking IS

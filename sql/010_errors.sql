@@ -26,7 +26,9 @@ AS $$
         ('BK016', 'under_minimum_age',    'The customer''s date_of_birth makes them younger than the venue''s min_age on the day of the booking.', false),
         ('BK017', 'quantity_not_allowed', 'Quantity below 1 or above a resource''s capacity.', false),
         ('BK018', 'party_does_not_fit',   'The resources do not fit the party: below the largest seats_min or above the total seats_max.', false),
-        ('BK020', 'busy',                 'A lock wait passed the function''s own lock_timeout (heavy contention); nothing was written. Retry, with the same idempotency key.', true)
+        ('BK020', 'busy',                 'A lock wait passed the function''s own lock_timeout (heavy contention); nothing was written. Retry, with the same idempotency key.', true),
+        ('BK021', 'too_many_holds',       'The customer (holder key or e-mail) already has the venue''s max_active_holds_per_customer live holds.', false),
+        ('BK022', 'capacity_in_use',      'Sellable capacity cannot go below what current and future bookings already use (DETAIL names them).', false)
 $$;
 
 COMMENT ON FUNCTION bookingdb.error_codes() IS

@@ -86,6 +86,7 @@ CREATE FUNCTION bookingdb.add_resource(
     seats_min int DEFAULT 1, seats_max int DEFAULT NULL, kind text DEFAULT 'table')
 RETURNS bigint
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
@@ -116,6 +117,8 @@ BEGIN
        FOR SHARE  -- a concurrent set_venue_rules must see this resource
     RETURNING resources.resource_id INTO v_id;
     RETURN v_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

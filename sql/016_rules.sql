@@ -225,6 +225,7 @@ $$;
 CREATE FUNCTION bookingdb.set_venue_rules(venue_id bigint, rules jsonb)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_column
@@ -252,16 +253,18 @@ BEGIN
                 WHEN 'buffer_after'  THEN v.buffer_after := interval '0';
                 WHEN 'slot_step'     THEN v.slot_step := interval '15 minutes';
                 WHEN 'notify'        THEN v.notify := true;
+                WHEN 'max_active_holds_per_customer' THEN v.max_active_holds_per_customer := NULL;
                 ELSE NULL;
             END CASE;
         END IF;
         CASE
             WHEN v_key NOT IN ('hold_ttl', 'min_notice', 'max_advance', 'min_party', 'max_party',
-                               'min_age', 'buffer_before', 'buffer_after', 'slot_step', 'notify') THEN
+                               'min_age', 'buffer_before', 'buffer_after', 'slot_step', 'notify',
+                               'max_active_holds_per_customer') THEN
                 RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'unknown venue rule',
                     DETAIL = format('key: %s', v_key),
                     HINT = 'Known rules: hold_ttl, min_notice, max_advance, min_party, max_party, min_age, '
-                           'buffer_before, buffer_after, slot_step, notify.';
+                           'buffer_before, buffer_after, slot_step, notify, max_active_holds_per_customer.';
             WHEN jsonb_typeof(v_val) = 'null' THEN
                 NULL;
             WHEN v_key = 'hold_ttl' THEN
@@ -282,6 +285,8 @@ BEGIN
                 v.buffer_after := bookingdb._rule_interval(v_key, v_val, interval '0', interval '1 day', true);
             WHEN v_key = 'slot_step' THEN
                 v.slot_step := bookingdb._rule_interval(v_key, v_val, interval '1 minute', interval '1 day', true);
+            WHEN v_key = 'max_active_holds_per_customer' THEN
+                v.max_active_holds_per_customer := bookingdb._rule_int(v_key, v_val, 1, 100000);
             WHEN v_key = 'notify' THEN
                 IF jsonb_typeof(v_val) <> 'boolean' THEN
                     RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'notify must be true or false',
@@ -307,7 +312,7 @@ BEGIN
        SET hold_ttl = v.hold_ttl, min_notice = v.min_notice, max_advance = v.max_advance,
            min_party = v.min_party, max_party = v.max_party, min_age = v.min_age,
            buffer_before = v.buffer_before, buffer_after = v.buffer_after, slot_step = v.slot_step,
-           notify = v.notify
+           notify = v.notify, max_active_holds_per_customer = v.max_active_holds_per_customer
      WHERE x.venue_id = v.venue_id;
     -- Resources without buffers of their own follow the venue's defaults.
     -- Existing bookings keep the buffers they were made with.
@@ -315,6 +320,8 @@ BEGIN
        SET buffer_before = v.buffer_before, buffer_after = v.buffer_after
      WHERE r.venue_id = v.venue_id AND NOT r.own_buffers
        AND (r.buffer_before, r.buffer_after) IS DISTINCT FROM (v.buffer_before, v.buffer_after);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -323,7 +330,8 @@ COMMENT ON FUNCTION bookingdb.set_venue_rules(bigint, jsonb) IS
     'restores the default. Keys: hold_ttl (default "10 minutes", at most 30 days), min_notice ("0"), '
     'max_advance ("6 months"), buffer_before/buffer_after ("0", the default for resources without their own), '
     'slot_step ("15 minutes") as interval text; min_party (1), max_party (50), min_age (none) as numbers; '
-    'notify (true): whether changes send NOTIFY bookingdb_changes (the change feed is written either way). '
+    'notify (true): whether changes send NOTIFY bookingdb_changes (the change feed is written either way); '
+    'max_active_holds_per_customer (none): live holds one customer (holder key, else e-mail) may have. '
     'Existing bookings are not re-checked. Refusals: BK007 unknown venue; BK010 unknown key or bad value.';
 
 CREATE FUNCTION bookingdb.get_venue_rules(venue_id bigint)
@@ -336,7 +344,8 @@ AS $$
                'max_advance', v.max_advance::text, 'min_party', v.min_party, 'max_party', v.max_party,
                'min_age', v.min_age, 'buffer_before', v.buffer_before::text,
                'buffer_after', v.buffer_after::text, 'slot_step', v.slot_step::text,
-               'notify', v.notify, 'has_hours', v.has_hours)
+               'notify', v.notify, 'max_active_holds_per_customer', v.max_active_holds_per_customer,
+               'has_hours', v.has_hours)
       FROM bookingdb._require_venue(get_venue_rules.venue_id) AS v
 $$;
 
@@ -373,6 +382,7 @@ $$;
 CREATE FUNCTION bookingdb.set_opening_hours(venue_id bigint, weekday int, opens time, closes time)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -388,6 +398,8 @@ BEGIN
             set_opening_hours.closes)
     ON CONFLICT DO NOTHING;
     PERFORM bookingdb._refresh_has_hours(venue_id);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -400,6 +412,7 @@ COMMENT ON FUNCTION bookingdb.set_opening_hours(bigint, int, time, time) IS
 CREATE FUNCTION bookingdb.clear_opening_hours(venue_id bigint, weekday int DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -409,6 +422,8 @@ BEGIN
      WHERE h.venue_id = clear_opening_hours.venue_id
        AND (clear_opening_hours.weekday IS NULL OR h.weekday = clear_opening_hours.weekday);
     PERFORM bookingdb._refresh_has_hours(venue_id);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -421,6 +436,7 @@ CREATE FUNCTION bookingdb.set_date_override(venue_id bigint, day date, opens tim
                                             closes time DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -440,6 +456,8 @@ BEGIN
     VALUES (set_date_override.venue_id, set_date_override.day, set_date_override.opens,
             set_date_override.closes);
     PERFORM bookingdb._refresh_has_hours(venue_id);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -451,6 +469,7 @@ COMMENT ON FUNCTION bookingdb.set_date_override(bigint, date, time, time) IS
 CREATE FUNCTION bookingdb.clear_date_overrides(venue_id bigint, day date DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -459,6 +478,8 @@ BEGIN
      WHERE o.venue_id = clear_date_overrides.venue_id
        AND (clear_date_overrides.day IS NULL OR o.day = clear_date_overrides.day);
     PERFORM bookingdb._refresh_has_hours(venue_id);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -614,7 +635,7 @@ COMMENT ON FUNCTION bookingdb.unlink_resources(bigint, bigint, bigint) IS
 CREATE FUNCTION bookingdb.list_resources(venue_id bigint)
 RETURNS TABLE (resource_id bigint, name text, kind text, capacity int, seats_min int, seats_max int,
                buffer_before interval, buffer_after interval, deposit_cents int, min_spend_cents int,
-               zone text, linked_to bigint[])
+               zone text, linked_to bigint[], sellable_capacity int)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
@@ -623,7 +644,8 @@ AS $$
            ARRAY(SELECT CASE WHEN l.a = r.resource_id THEN l.b ELSE l.a END
                    FROM bookingdb.resource_links l
                   WHERE l.venue_id = r.venue_id AND r.resource_id IN (l.a, l.b)
-                  ORDER BY 1)
+                  ORDER BY 1),
+           r.sellable_capacity
       FROM bookingdb._require_venue(list_resources.venue_id) AS v
       JOIN bookingdb.resources r ON r.venue_id = v.venue_id
      ORDER BY r.resource_id
@@ -631,4 +653,60 @@ $$;
 
 COMMENT ON FUNCTION bookingdb.list_resources(bigint) IS
     'The venue''s resources with their settings (capacity, seats, buffers, pricing, zone) and the tables '
-    'each is linked to. Refusals: BK007 unknown venue.';
+    'each is linked to, and sellable_capacity (NULL: sells its capacity). Refusals: BK007 unknown venue.';
+
+CREATE FUNCTION bookingdb.set_sellable_capacity(venue_id bigint, resource_id bigint, sellable_capacity int)
+RETURNS void
+LANGUAGE plpgsql
+SET lock_timeout = '5s'
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r      bookingdb.resources := bookingdb._require_resource(venue_id, resource_id);
+    v_used int;
+    v_refs text;
+BEGIN
+    -- A table is free or taken: keeping part of it back, or selling it
+    -- twice, has no meaning. Shared resources only.
+    IF r.capacity = 1 AND sellable_capacity IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'only shared resources (capacity > 1) have a sellable capacity',
+            DETAIL = format('resource %s has capacity 1', r.resource_id);
+    END IF;
+    IF sellable_capacity < 1 OR sellable_capacity > 10 * r.capacity THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK010', MESSAGE = 'sellable_capacity must be 1 to 10 times the capacity',
+            DETAIL = format('sellable_capacity: %s, capacity: %s', sellable_capacity, r.capacity);
+    END IF;
+    -- The lock every booking of this resource takes: no booking slips in
+    -- between the check and the change.
+    IF r.capacity > 1 THEN
+        PERFORM bookingdb._lock_resources(ARRAY[r.resource_id], ARRAY[r.resource_id]);
+    END IF;
+    -- Lowering must leave room for every current and future booking.
+    v_used := bookingdb._max_occupancy(r.venue_id, r.resource_id, tstzrange(now(), NULL), NULL,
+                                       coalesce(sellable_capacity, r.capacity), 1000000000);
+    IF v_used > coalesce(sellable_capacity, r.capacity) THEN
+        SELECT string_agg(x.reference, ', ' ORDER BY x.starts_at) INTO v_refs
+          FROM (SELECT b.reference, b.starts_at FROM bookingdb._shared_overlaps(
+                           r.venue_id, r.resource_id, tstzrange(now(), NULL), NULL) AS a
+                  JOIN bookingdb.bookings b ON b.venue_id = a.venue_id AND b.booking_id = a.booking_id
+                 ORDER BY b.starts_at LIMIT 50) AS x;
+        RAISE EXCEPTION USING ERRCODE = 'BK022', MESSAGE = 'sellable capacity below what is already booked',
+            DETAIL = format('resource %s: %s units booked at the busiest moment ahead, sellable_capacity %s; '
+                            'bookings from now on: %s', r.resource_id, v_used,
+                            coalesce(sellable_capacity, r.capacity), v_refs),
+            HINT = 'Move or cancel bookings first, or choose a higher value.';
+    END IF;
+    UPDATE bookingdb.resources x SET sellable_capacity = set_sellable_capacity.sellable_capacity
+     WHERE x.venue_id = r.venue_id AND x.resource_id = r.resource_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
+END
+$$;
+
+COMMENT ON FUNCTION bookingdb.set_sellable_capacity(bigint, bigint, int) IS
+    'Sets how many units of a shared resource may be sold at once: below capacity keeps places back (walk-ins), '
+    'above it overbooks on purpose (up to 10x); NULL sells exactly the capacity. Bookings, availability and '
+    'verify_invariants use it. Never silently invalidates bookings: lowering it below what current and future '
+    'bookings use is refused. Refusals: BK007 unknown venue/resource, BK010 capacity-1 resource or value out of '
+    'range, BK022 current or future bookings exceed it (DETAIL lists them).';

@@ -31,7 +31,7 @@ AS $$
                b.starts_at, b.ends_at, b.party_size, b.quantity, b.resource_ids, b.customer,
                b.payment_ref, b.expires_at, b.version, b.created_at, b.updated_at,
                b.cancel_reason, b.total_deposit_cents, b.series_id, b.event_id, b.total_cents,
-               b.waitlist_entry_id)::bookingdb.booking
+               b.waitlist_entry_id, NULL)::bookingdb.booking
 $$;
 
 -- The active, unlapsed allocations on one shared resource that overlap
@@ -161,7 +161,7 @@ BEGIN
     SELECT * INTO venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
     SELECT array_agg(r.resource_id ORDER BY r.resource_id),
            array_agg(r.resource_id ORDER BY r.resource_id) FILTER (WHERE r.capacity > 1),
-           min(r.capacity), max(r.seats_min),
+           min(r.sell_limit), max(r.seats_min),
            -- NULL seats_max means no limit: the sum is then unbounded.
            CASE WHEN bool_or(r.seats_max IS NULL) THEN NULL ELSE sum(r.seats_max) END,
            coalesce(sum(r.deposit_cents), 0)

@@ -20,24 +20,30 @@ AS $$
         || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
 $$;
 
--- Shared resources (capacity > 1) are guarded by a lock per resource: a
--- transaction-scoped advisory lock (safe under PgBouncer transaction pooling,
--- released at commit or rollback), taken in sorted id order so that bookings
--- naming several resources cannot wait on each other in a cycle.
-CREATE FUNCTION bookingdb._lock_resources(p_resource_ids bigint[])
+-- Every booking takes a transaction-scoped advisory lock per resource
+-- (safe under PgBouncer transaction pooling, released at commit or
+-- rollback), in sorted id order so that bookings naming several resources
+-- cannot wait on each other in a cycle. Shared resources (capacity > 1)
+-- are guarded by it: exclusive mode, then the capacity check. Exclusive
+-- resources are guarded by the exclusion constraint; bookings take their
+-- lock in shared mode (they never wait for each other on it), so that a
+-- caller holding it with acquire_booking_lock holds them all off.
+CREATE FUNCTION bookingdb._lock_resources(p_resource_ids bigint[], p_shared_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
     -- Lock-then-read is only sound when the read after the lock sees what the
     -- previous holder committed, i.e. with a fresh snapshot per statement.
-    IF current_setting('transaction_isolation') = 'repeatable read' THEN
+    IF p_shared_ids IS NOT NULL AND current_setting('transaction_isolation') = 'repeatable read' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008',
             MESSAGE = 'shared resources cannot be booked in a REPEATABLE READ transaction',
             HINT = 'Use READ COMMITTED (the default) or SERIALIZABLE.';
     END IF;
     -- unnest keeps the (sorted) array order, so locks are taken in id order.
-    PERFORM pg_advisory_xact_lock(bookingdb._lock_key(x)) FROM unnest(p_resource_ids) AS x;
+    PERFORM CASE WHEN x = ANY (p_shared_ids) THEN pg_advisory_xact_lock(bookingdb._lock_key(x))
+                 ELSE pg_advisory_xact_lock_shared(bookingdb._lock_key(x)) END
+       FROM unnest(p_resource_ids) AS x;
 END
 $$;
 
@@ -52,17 +58,17 @@ AS $$
 DECLARE
     v_full text;
 BEGIN
-    SELECT string_agg(format('resource %s: %s of %s units in use', r.resource_id, occ.used, r.capacity),
+    SELECT string_agg(format('resource %s: %s of %s units in use', r.resource_id, occ.used, r.sell_limit),
                       '; ' ORDER BY r.resource_id)
       INTO v_full
       FROM bookingdb.resources r,
            LATERAL (SELECT bookingdb._max_occupancy(
                         p_venue_id, r.resource_id,
                         tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after),
-                        p_exclude_booking_id, r.capacity, p_quantity) AS used) AS occ
+                        p_exclude_booking_id, r.sell_limit, p_quantity) AS used) AS occ
      WHERE r.venue_id = p_venue_id
        AND r.resource_id = ANY (p_shared_ids)
-       AND occ.used + p_quantity > r.capacity;
+       AND occ.used + p_quantity > r.sell_limit;
 
     IF v_full IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'BK002', MESSAGE = 'capacity exceeded',
@@ -215,7 +221,8 @@ CREATE FUNCTION bookingdb._book(
     p_party_size int, p_quantity int, p_idempotency_key text, p_status text,
     p_customer jsonb, p_payment_ref text, p_ttl interval, p_series_id bigint DEFAULT NULL,
     p_event_id bigint DEFAULT NULL, p_total_cents bigint DEFAULT NULL,
-    p_waitlist_entry_id bigint DEFAULT NULL, p_request_hash bigint DEFAULT NULL)
+    p_waitlist_entry_id bigint DEFAULT NULL, p_request_hash bigint DEFAULT NULL,
+    p_holder text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
@@ -225,6 +232,9 @@ DECLARE
     v_row     bookingdb.bookings;
     v_expires timestamptz;
     v_hash    bigint;
+    v_holder  text;
+    v_token   text;
+    v_result  bookingdb.booking;
 BEGIN
     IF p_status IS NULL OR p_status NOT IN ('held', 'confirmed', 'pending') THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'status must be confirmed or pending',
@@ -244,7 +254,7 @@ BEGIN
                              ORDER BY x)::text,
                       extract(epoch FROM p_starts_at), extract(epoch FROM p_ends_at),
                       p_party_size, p_quantity, p_customer::text, p_payment_ref,
-                      extract(epoch FROM p_ttl)), 0));
+                      extract(epoch FROM p_ttl), p_holder), 0));
         SELECT * INTO v_row FROM bookingdb.bookings b
          WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -266,6 +276,36 @@ BEGIN
         -- Elapsed time: a '1 day' hold lasts 24 hours whatever the session's
         -- TimeZone.
         v_expires := now() + bookingdb._elapsed(coalesce(p_ttl, v_venue.hold_ttl));
+        v_holder := coalesce(p_holder, lower(p_customer ->> 'email'));
+        -- Anti-hoarding: one customer's holds are counted under a lock of
+        -- their own (only their concurrent holds wait for it). A waitlist
+        -- offer is the engine's, not the customer's grab, and is exempt.
+        IF v_venue.max_active_holds_per_customer IS NOT NULL AND v_holder IS NOT NULL
+           AND p_waitlist_entry_id IS NULL THEN
+            PERFORM pg_advisory_xact_lock(hashtextextended(
+                format('bookingdb.holder|%s|%s', p_venue_id, v_holder), 0));
+            -- A twin request with this key may have committed meanwhile.
+            IF p_idempotency_key IS NOT NULL THEN
+                SELECT * INTO v_row FROM bookingdb.bookings b
+                 WHERE b.venue_id = p_venue_id AND b.idempotency_key = p_idempotency_key;
+                IF FOUND THEN
+                    RETURN bookingdb._replay(v_row, v_hash);
+                END IF;
+            END IF;
+            IF (SELECT count(*) FROM bookingdb.bookings b
+                 WHERE b.venue_id = p_venue_id AND b.status = 'held' AND b.holder = v_holder
+                   AND b.expires_at > now()) >= v_venue.max_active_holds_per_customer THEN
+                RAISE EXCEPTION USING ERRCODE = 'BK021', MESSAGE = 'too many live holds for this customer',
+                    DETAIL = format('holder %s already has %s live holds (venue limit)', v_holder,
+                                    v_venue.max_active_holds_per_customer),
+                    HINT = 'Confirm or release a hold first.';
+            END IF;
+        END IF;
+    ELSE
+        -- The customer's cancellation token, handed out once with this
+        -- result; only its hash is stored. gen_random_uuid draws from the
+        -- server's strong random source (two: 244 random bits).
+        v_token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
     END IF;
 
     FOR attempt IN 1..5 LOOP
@@ -275,11 +315,12 @@ BEGIN
         INSERT INTO bookingdb.bookings
             (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
              customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents,
-             series_id, event_id, total_cents, waitlist_entry_id)
+             series_id, event_id, total_cents, waitlist_entry_id, holder, cancel_token_hash)
         VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
                 p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
                 p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id,
-                p_event_id, p_total_cents, p_waitlist_entry_id)
+                p_event_id, p_total_cents, p_waitlist_entry_id, v_holder,
+                sha256(convert_to(v_token, 'UTF8')))
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_row;
         EXIT WHEN FOUND;
@@ -300,8 +341,8 @@ BEGIN
     -- row stay outside the critical section. A twin request with the same
     -- idempotency key never gets here: it waits on this booking's key above
     -- and then returns this booking.
+    PERFORM bookingdb._lock_resources(v_req.resource_ids, v_req.shared_ids);
     IF v_req.shared_ids IS NOT NULL THEN
-        PERFORM bookingdb._lock_resources(v_req.shared_ids);
         PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
                                         p_quantity, NULL);
     END IF;
@@ -316,7 +357,11 @@ BEGIN
     PERFORM bookingdb._place(p_venue_id, v_row.booking_id, v_req.resource_ids,
                              p_starts_at, p_ends_at, p_quantity, v_expires,
                              p_may_wait => cardinality(v_req.resource_ids) = 1);
-    RETURN bookingdb._as_booking(v_row);
+    v_result := bookingdb._as_booking(v_row);
+    v_result.cancel_token := v_token;
+    RETURN v_result;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

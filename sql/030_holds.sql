@@ -5,9 +5,10 @@
 CREATE FUNCTION bookingdb.create_hold(
     venue_id bigint, resource_ids bigint[], starts_at timestamptz, ends_at timestamptz,
     party_size int DEFAULT 1, quantity int DEFAULT 1, idempotency_key text DEFAULT NULL,
-    ttl interval DEFAULT NULL)
+    ttl interval DEFAULT NULL, holder text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -15,29 +16,35 @@ AS $$
         p_venue_id => venue_id, p_resource_ids => resource_ids, p_starts_at => starts_at,
         p_ends_at => ends_at, p_party_size => party_size, p_quantity => quantity,
         p_idempotency_key => idempotency_key, p_status => 'held', p_customer => NULL,
-        p_payment_ref => NULL, p_ttl => ttl)
+        p_payment_ref => NULL, p_ttl => ttl, p_holder => holder)
 $$;
 
-COMMENT ON FUNCTION bookingdb.create_hold(bigint, bigint[], timestamptz, timestamptz, int, int, text, interval) IS
+COMMENT ON FUNCTION bookingdb.create_hold(bigint, bigint[], timestamptz, timestamptz, int, int, text, interval, text) IS
     'Holds resources for [starts_at, ends_at) until now() + ttl (default: the venue''s hold_ttl; at most '
     '30 days); returns the '
-    'booking (status held, expires_at set). All resources or none. Same idempotency_key + same request returns '
+    'booking (status held, expires_at set). All resources or none. holder: an opaque key for the customer, '
+    'counted against the venue''s max_active_holds_per_customer. Same idempotency_key + same request returns '
     'the original booking. Refusals: BK001 taken, BK002 full, BK005 key reused, BK007 unknown venue/resource, '
     'BK008 bad argument, BK009 too little notice, BK011 bad range, BK012 in the past, BK013 beyond max advance, '
     'BK014 party size outside the venue''s limits, BK015 outside opening hours, BK017 quantity, '
-    'BK018 resources do not fit the party.';
+    'BK018 resources do not fit the party, BK020 busy (retry), BK021 too many live holds for this holder.';
 
 CREATE FUNCTION bookingdb.confirm_hold(
     venue_id bigint, booking_id bigint, customer jsonb DEFAULT NULL, payment_ref text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+    v_row    bookingdb.bookings;
+    v_token  text;
+    v_result bookingdb.booking;
 BEGIN
-    -- Confirming twice (a retried click) returns the booking unchanged.
+    v_row := bookingdb._lock_booking(venue_id, booking_id, NULL);
+    -- Confirming twice (a retried click) returns the booking unchanged
+    -- (without the cancellation token: it is handed out once).
     IF v_row.status = 'confirmed'
        AND (customer IS NULL OR customer = v_row.customer)
        AND (payment_ref IS NULL OR payment_ref = v_row.payment_ref) THEN
@@ -47,31 +54,40 @@ BEGIN
     IF customer IS NOT NULL THEN
         PERFORM bookingdb._check_customer(bookingdb._require_venue(v_row.venue_id), customer, v_row.starts_at);
     END IF;
+    v_token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
     UPDATE bookingdb.bookings b
        SET status = 'confirmed', expires_at = NULL,
            customer = coalesce(confirm_hold.customer, b.customer),
-           payment_ref = coalesce(confirm_hold.payment_ref, b.payment_ref)
+           payment_ref = coalesce(confirm_hold.payment_ref, b.payment_ref),
+           cancel_token_hash = sha256(convert_to(v_token, 'UTF8'))
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
-    RETURN bookingdb._as_booking(v_row);
+    v_result := bookingdb._as_booking(v_row);
+    v_result.cancel_token := v_token;
+    RETURN v_result;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
 COMMENT ON FUNCTION bookingdb.confirm_hold(bigint, bigint, jsonb, text) IS
     'Turns a live hold into a confirmed booking, recording customer (JSON object: name, email, phone, '
-    'date_of_birth, notes) and payment_ref. Confirming an already confirmed booking with the same (or no) '
+    'date_of_birth, notes) and payment_ref; the result carries the customer''s cancel_token (for '
+    'cancel_by_token), handed out this once. Confirming an already confirmed booking with the same (or no) '
     'details returns it unchanged. Refusals: BK003 hold expired or released, BK006 not a hold, BK007 not found, '
     'BK008 customer not an object or date_of_birth not an ISO date, BK016 customer under the venue''s min_age.';
 
 CREATE FUNCTION bookingdb.extend_hold(venue_id bigint, booking_id bigint, extra interval)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+    v_row bookingdb.bookings;
 BEGIN
+    v_row := bookingdb._lock_booking(venue_id, booking_id, NULL);
     PERFORM bookingdb._require_live_hold(v_row, 'extend');
     -- Same bound as create_hold's ttl: a hold ends at most 30 days from now.
     IF extra IS NULL OR extra <= interval '0' OR extra > interval '30 days'
@@ -85,6 +101,8 @@ BEGIN
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     RETURN bookingdb._as_booking(v_row);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -95,18 +113,22 @@ COMMENT ON FUNCTION bookingdb.extend_hold(bigint, bigint, interval) IS
 CREATE FUNCTION bookingdb.release_hold(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, NULL);
+    v_row bookingdb.bookings;
 BEGIN
+    v_row := bookingdb._lock_booking(venue_id, booking_id, NULL);
     PERFORM bookingdb._require_live_hold(v_row, 'release');
     UPDATE bookingdb.bookings b
        SET status = 'released'
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     RETURN bookingdb._as_booking(v_row);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -117,6 +139,7 @@ COMMENT ON FUNCTION bookingdb.release_hold(bigint, bigint) IS
 CREATE FUNCTION bookingdb.expire_holds(max_rows int DEFAULT 1000)
 RETURNS int
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
@@ -143,6 +166,8 @@ BEGIN
     GET DIAGNOSTICS v_count = ROW_COUNT;
     PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
     RETURN v_count;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

@@ -6,6 +6,7 @@ CREATE FUNCTION bookingdb.create_booking_atomic(
     idempotency_key text DEFAULT NULL, status text DEFAULT 'confirmed')
 RETURNS bookingdb.booking
 LANGUAGE sql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -35,8 +36,9 @@ RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_row bookingdb.bookings := bookingdb._lock_booking(p_venue_id, p_booking_id, p_expected_version);
+    v_row bookingdb.bookings;
 BEGIN
+    v_row := bookingdb._lock_booking(p_venue_id, p_booking_id, p_expected_version);
     IF v_row.status <> ALL (p_from) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK006', MESSAGE = 'invalid status transition',
             DETAIL = format('booking %s (%s) is %s; only %s bookings can become %s', v_row.booking_id,
@@ -54,6 +56,8 @@ BEGIN
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     RETURN bookingdb._as_booking(v_row);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -61,6 +65,7 @@ CREATE FUNCTION bookingdb.cancel_booking(
     venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -76,6 +81,7 @@ COMMENT ON FUNCTION bookingdb.cancel_booking(bigint, bigint, int, text) IS
 CREATE FUNCTION bookingdb.approve_booking(venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -90,6 +96,7 @@ CREATE FUNCTION bookingdb.reject_booking(
     venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -105,16 +112,18 @@ CREATE FUNCTION bookingdb.reschedule_booking(
     starts_at timestamptz, ends_at timestamptz, resource_ids bigint[] DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    v_row      bookingdb.bookings := bookingdb._lock_booking(venue_id, booking_id, expected_version);
+    v_row      bookingdb.bookings;
     v_req      record;
     v_old_ids  bigint[];
     v_resource bigint;
     v_venue    bookingdb.venues;
 BEGIN
+    v_row := bookingdb._lock_booking(venue_id, booking_id, expected_version);
     -- Holds do not move (release and hold again): a booking function that
     -- finds a hold lapsed by its clock locks the hold's row while holding its
     -- own resource locks, so a hold being moved here could deadlock with it.
@@ -131,8 +140,8 @@ BEGIN
     PERFORM bookingdb._check_customer(v_venue, v_row.customer, starts_at);
 
     -- Same lock order as _book: resource locks, lapsed holds, allocations.
+    PERFORM bookingdb._lock_resources(v_req.resource_ids, v_req.shared_ids);
     IF v_req.shared_ids IS NOT NULL THEN
-        PERFORM bookingdb._lock_resources(v_req.shared_ids);
         PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
                                         v_row.quantity, v_row.booking_id);
     END IF;
@@ -167,6 +176,8 @@ BEGIN
         END IF;
     END LOOP;
     RETURN bookingdb._as_booking(v_row);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

@@ -7,6 +7,7 @@ CREATE FUNCTION bookingdb.create_series(
     idempotency_key text DEFAULT NULL)
 RETURNS SETOF bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -81,6 +82,8 @@ BEGIN
                 HINT = coalesce(v_hint, 'The series is booked all or nothing; nothing was booked.');
         END;
     END LOOP;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -95,6 +98,7 @@ CREATE FUNCTION bookingdb.cancel_series(
     venue_id bigint, series_id bigint, from_starts_at timestamptz DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS SETOF bookingdb.booking
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -120,6 +124,8 @@ BEGIN
         RETURN NEXT bookingdb._change_status(venue_id, v_booking, NULL, ARRAY['confirmed', 'pending'],
                                              'cancelled', reason);
     END LOOP;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

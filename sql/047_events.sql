@@ -65,6 +65,7 @@ CREATE FUNCTION bookingdb.add_seat_block(
     venue_id bigint, section text, row_label text, first_number int, seat_count int)
 RETURNS bigint[]
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -103,6 +104,8 @@ BEGIN
                             first_number + seat_count - 1);
     END;
     RETURN v_ids;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -116,6 +119,7 @@ CREATE FUNCTION bookingdb.add_event_inventory(
     venue_id bigint, event_id bigint, resource_ids bigint[], category text, price_cents int)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -148,6 +152,8 @@ BEGIN
             MESSAGE = 'a category holds either seats (capacity 1) or general admission (capacity > 1), not both',
             DETAIL = format('category: %s', category);
     END IF;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -213,7 +219,8 @@ $$;
 -- General admission: `quantity` places on the one resource.
 CREATE FUNCTION bookingdb._book_tickets(
     p_event bookingdb.events, p_resource_ids bigint[], p_quantity int, p_customer jsonb,
-    p_idempotency_key text, p_ttl interval, p_request_hash bigint, p_waitlist_entry_id bigint)
+    p_idempotency_key text, p_ttl interval, p_request_hash bigint, p_waitlist_entry_id bigint,
+    p_holder text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
@@ -243,7 +250,7 @@ BEGIN
         -- Ticket shops hold for 15 minutes unless told otherwise.
         p_ttl => coalesce(p_ttl, interval '15 minutes'),
         p_event_id => p_event.event_id, p_total_cents => v_price * coalesce(p_quantity, 1),
-        p_waitlist_entry_id => p_waitlist_entry_id, p_request_hash => p_request_hash);
+        p_waitlist_entry_id => p_waitlist_entry_id, p_request_hash => p_request_hash, p_holder => p_holder);
 END
 $$;
 
@@ -251,7 +258,7 @@ $$;
 -- translation around it).
 CREATE FUNCTION bookingdb._hold_tickets(
     p_event bookingdb.events, p_quantity int, p_seat_ids bigint[], p_category text, p_customer jsonb,
-    p_idempotency_key text, p_ttl interval)
+    p_idempotency_key text, p_ttl interval, p_holder text)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 AS $$
@@ -279,7 +286,7 @@ BEGIN
     IF p_idempotency_key IS NOT NULL THEN
         v_hash := hashtextextended(concat_ws('|', 'tickets', p_event.event_id, p_quantity,
                       ARRAY(SELECT DISTINCT x FROM unnest(p_seat_ids) AS x ORDER BY x)::text,
-                      p_category, p_customer::text, extract(epoch FROM p_ttl)), 0);
+                      p_category, p_customer::text, extract(epoch FROM p_ttl), p_holder), 0);
         SELECT * INTO v_row FROM bookingdb.bookings b
          WHERE b.venue_id = v_event.venue_id AND b.idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -289,7 +296,7 @@ BEGIN
 
     IF p_seat_ids IS NOT NULL THEN
         RETURN bookingdb._book_tickets(v_event, p_seat_ids, NULL, p_customer, p_idempotency_key, p_ttl,
-                                       v_hash, NULL);
+                                       v_hash, NULL, p_holder);
     END IF;
 
     IF v_category IS NULL THEN
@@ -314,18 +321,25 @@ BEGIN
     END IF;
 
     IF NOT v_seated THEN
-        -- General admission: the category's areas in id order, the first
-        -- with room. Each try is a subtransaction, so a full area
-        -- leaves nothing behind.
+        -- General admission: the category's areas, emptiest first by a
+        -- reading taken without locks (so buyers spread over the areas and
+        -- do not queue on a full one), until one has room under its lock.
+        -- Each try is a subtransaction, so a full area leaves nothing behind.
         FOR v_ga IN
             SELECT i.resource_id FROM bookingdb.event_inventory i
+              JOIN bookingdb.resources r ON r.venue_id = i.venue_id AND r.resource_id = i.resource_id
              WHERE i.venue_id = v_event.venue_id AND i.event_id = v_event.event_id
                AND i.category = v_category
-             ORDER BY i.resource_id
+             ORDER BY r.sell_limit - (
+                       SELECT coalesce(sum(a.quantity), 0)
+                         FROM bookingdb._shared_overlaps(i.venue_id, i.resource_id,
+                                  tstzrange(v_event.starts_at - r.buffer_before, v_event.ends_at + r.buffer_after),
+                                  NULL) AS a) DESC,
+                      i.resource_id
         LOOP
             BEGIN
                 RETURN bookingdb._book_tickets(v_event, ARRAY[v_ga], p_quantity, p_customer,
-                                               p_idempotency_key, p_ttl, v_hash, NULL);
+                                               p_idempotency_key, p_ttl, v_hash, NULL, p_holder);
             EXCEPTION WHEN SQLSTATE 'BK002' OR SQLSTATE 'BK017' THEN
                 NULL;  -- not enough room here (the try is rolled back): the next area
             END;
@@ -351,7 +365,7 @@ BEGIN
         END IF;
         BEGIN
             RETURN bookingdb._book_tickets(v_event, v_seats, NULL, p_customer, p_idempotency_key, p_ttl,
-                                           v_hash, NULL);
+                                           v_hash, NULL, p_holder);
         EXCEPTION WHEN SQLSTATE 'BK001' THEN
             IF attempt = 3 THEN
                 RAISE;
@@ -364,7 +378,7 @@ $$;
 CREATE FUNCTION bookingdb.hold_event_tickets(
     venue_id bigint, event_id bigint, quantity int DEFAULT NULL, seat_ids bigint[] DEFAULT NULL,
     category text DEFAULT NULL, customer jsonb DEFAULT NULL, idempotency_key text DEFAULT NULL,
-    ttl interval DEFAULT NULL)
+    ttl interval DEFAULT NULL, holder text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
 -- An on-sale rush queues on a few locks; nobody waits longer than this
@@ -375,13 +389,13 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     RETURN bookingdb._hold_tickets(bookingdb._require_event(venue_id, event_id), quantity, seat_ids,
-                                   category, customer, idempotency_key, ttl);
+                                   category, customer, idempotency_key, ttl, holder);
 EXCEPTION WHEN lock_not_available THEN
     PERFORM bookingdb._busy();
 END
 $$;
 
-COMMENT ON FUNCTION bookingdb.hold_event_tickets(bigint, bigint, int, bigint[], text, jsonb, text, interval) IS
+COMMENT ON FUNCTION bookingdb.hold_event_tickets(bigint, bigint, int, bigint[], text, jsonb, text, interval, text) IS
     'Holds tickets for an event (status held; ttl default 15 minutes, at most 30 days): the named seat_ids; or, '
     'with no seats named, the best `quantity` adjacent seats in one row of the category (rows added first '
     'first, then nearest the middle), or `quantity` general-admission places. category may be omitted when '
@@ -389,6 +403,7 @@ COMMENT ON FUNCTION bookingdb.hold_event_tickets(bigint, bigint, int, bigint[], 
     'release_hold, cancel_booking as for any booking. Same idempotency_key + same request returns the same '
     'hold. Refusals: BK001 seats taken or no adjacent run, BK002 not enough places, BK005 key reused, '
     'BK007 unknown venue/event/category or a resource not on sale, BK008 bad arguments, BK020 busy (retry), '
+    'BK021 too many live holds for this holder (holder key, else the customer''s e-mail), '
     'and the venue''s rules as for create_hold.';
 
 CREATE FUNCTION bookingdb.event_availability(venue_id bigint, event_id bigint)
@@ -404,10 +419,10 @@ DECLARE
 BEGIN
     RETURN QUERY
         SELECT i.category, i.resource_id,
-               greatest(r.capacity - bookingdb._max_occupancy(
+               greatest(r.sell_limit - bookingdb._max_occupancy(
                             v_event.venue_id, r.resource_id,
                             tstzrange(v_event.starts_at - r.buffer_before, v_event.ends_at + r.buffer_after),
-                            NULL, r.capacity, r.capacity + 1), 0)
+                            NULL, r.sell_limit, r.sell_limit + 1), 0)
           FROM bookingdb.event_inventory i
           JOIN bookingdb.resources r ON r.venue_id = i.venue_id AND r.resource_id = i.resource_id
          WHERE i.venue_id = v_event.venue_id AND i.event_id = v_event.event_id AND r.capacity > 1

@@ -52,7 +52,6 @@ BEGIN
     IF e.event_id IS NOT NULL THEN
         SELECT * INTO v_event FROM bookingdb.events x WHERE x.venue_id = e.venue_id AND x.event_id = e.event_id;
     END IF;
-    PERFORM set_config('lock_timeout', '100ms', true);
     -- Holds this offer expires on its way are not offered on in turn.
     PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
     FOR v_option IN
@@ -84,14 +83,20 @@ BEGIN
             -- The entry's lock is taken inside the try: when the offer
             -- fails, rolling the try back releases it at once. Waiting for
             -- it (not skipping) keeps the line's order when two
-            -- cancellations serve it at the same moment: the second sees
-            -- the entry served, or free to serve.
+            -- transactions serve it at the same moment: the second sees the
+            -- entry served, or free to serve. It waits longer for the entry
+            -- (500 ms) than for a slot (100 ms), so of two servers waiting
+            -- on each other, the one stuck on a slot gives way first.
+            PERFORM set_config('lock_timeout', '500ms', true);
             PERFORM 1 FROM bookingdb.waitlist w
              WHERE w.venue_id = e.venue_id AND w.entry_id = e.entry_id AND w.status = 'waiting'
                FOR UPDATE;
             IF NOT FOUND THEN
-                EXIT;
+                -- Served or gone meanwhile. FOR UPDATE has locked its new
+                -- version even so: roll the try back to let go of it.
+                RAISE EXCEPTION USING ERRCODE = 'no_data_found';
             END IF;
+            PERFORM set_config('lock_timeout', '100ms', true);
             IF e.event_id IS NOT NULL THEN
                 v_booking := bookingdb._book_tickets(v_event, v_option.ids, v_option.quantity, e.customer,
                                                      NULL, NULL, NULL, e.entry_id);
@@ -105,8 +110,15 @@ BEGIN
             UPDATE bookingdb.waitlist w
                SET status = 'offered', booking_id = v_booking.id, updated_at = now()
              WHERE w.venue_id = e.venue_id AND w.entry_id = e.entry_id;
+            -- Counted for process_waitlist (offers made here by triggers too).
+            PERFORM set_config('bookingdb.offers_made',
+                               (coalesce(nullif(current_setting('bookingdb.offers_made', true), ''), '0')::int + 1)::text,
+                               true);
             EXIT;
-        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        EXCEPTION WHEN no_data_found THEN
+            v_booking := NULL;
+            EXIT;
+        WHEN lock_not_available OR deadlock_detected THEN
             v_booking := NULL;  -- busy there right now: not now
         WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE;
@@ -203,25 +215,30 @@ CREATE TRIGGER bookings_waitlist AFTER UPDATE ON bookingdb.bookings
                       (OLD.starts_at, OLD.ends_at, OLD.resource_ids))))
     EXECUTE FUNCTION bookingdb._bookings_waitlist();
 
--- Offers what is free now to the venue's waiting entries in serving order:
--- lapsed holds in their way are expired first (without offering on them
--- one by one). Returns how many entries got an offer.
-CREATE FUNCTION bookingdb._process_waitlist(p_venue_id bigint, p_max_entries int)
+-- Offers what is free now to the venue's waiting entries in serving order;
+-- returns how many offers were made. Lapsed holds of interest (lapsed
+-- offers, and holds in the way of waiting entries) are expired first, each
+-- offered on like the sweeper's. With p_resource_ids (join_waitlist), only
+-- capacity on those resources around p_span is served, to whoever is first
+-- in line for it; else the first p_max_entries waiting entries are tried.
+CREATE FUNCTION bookingdb._process_waitlist(
+    p_venue_id bigint, p_max_entries int, p_resource_ids bigint[] DEFAULT NULL,
+    p_span tstzrange DEFAULT NULL)
 RETURNS int
 LANGUAGE plpgsql
 AS $$
 DECLARE
     v_entry  bookingdb.waitlist;
-    v_offers int := 0;
+    v_before int := coalesce(nullif(current_setting('bookingdb.offers_made', true), ''), '0')::int;
 BEGIN
-    -- Offers whose hold lapsed first, so their entries are marked lapsed;
-    -- then lapsed holds in the way of waiting entries.
+    PERFORM set_config('bookingdb.offer_on_expiry', 'on', true);
     UPDATE bookingdb.bookings b
        SET status = 'expired'
      WHERE b.venue_id = p_venue_id AND b.status = 'held'
        AND b.booking_id IN (
             SELECT h.booking_id FROM bookingdb.bookings h
              WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
+               AND (p_resource_ids IS NULL OR h.resource_ids && p_resource_ids)
                AND (h.waitlist_entry_id IS NOT NULL
                     OR EXISTS (SELECT 1 FROM bookingdb.waitlist w
                                 WHERE w.venue_id = p_venue_id AND w.status = 'waiting'
@@ -230,17 +247,20 @@ BEGIN
                                       && tstzrange(h.starts_at - interval '1 day', h.ends_at + interval '1 day')))
              ORDER BY h.booking_id
                FOR UPDATE SKIP LOCKED);
-    FOR v_entry IN
-        SELECT * FROM bookingdb.waitlist w
-         WHERE w.venue_id = p_venue_id AND w.status = 'waiting'
-         ORDER BY w.priority DESC, w.created_at, w.entry_id
-         LIMIT p_max_entries
-    LOOP
-        IF (bookingdb._offer_entry(v_entry, NULL)).id IS NOT NULL THEN
-            v_offers := v_offers + 1;
-        END IF;
-    END LOOP;
-    RETURN v_offers;
+    PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
+    IF p_resource_ids IS NOT NULL THEN
+        PERFORM bookingdb._offer_freed(p_venue_id, p_resource_ids, p_span);
+    ELSE
+        FOR v_entry IN
+            SELECT * FROM bookingdb.waitlist w
+             WHERE w.venue_id = p_venue_id AND w.status = 'waiting'
+             ORDER BY w.priority DESC, w.created_at, w.entry_id
+             LIMIT p_max_entries
+        LOOP
+            PERFORM bookingdb._offer_entry(v_entry, NULL);
+        END LOOP;
+    END IF;
+    RETURN coalesce(nullif(current_setting('bookingdb.offers_made', true), ''), '0')::int - v_before;
 END
 $$;
 
@@ -249,6 +269,7 @@ CREATE FUNCTION bookingdb.join_waitlist(
     party_size int DEFAULT 1, customer jsonb DEFAULT NULL, priority int DEFAULT 0, event_id bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -283,9 +304,14 @@ BEGIN
             ends_at, party_size, customer, priority, event_id)
     RETURNING waitlist.entry_id INTO v_id;
     -- Something may be free already (a hold lapsed with nobody watching):
-    -- serve the line, which may be this entry or one before it.
-    PERFORM bookingdb._process_waitlist(v.venue_id, 20);
+    -- serve the line for these resources, which may be this entry or one
+    -- before it.
+    PERFORM bookingdb._process_waitlist(v.venue_id, NULL,
+                                        ARRAY(SELECT DISTINCT x FROM unnest(resource_ids) AS x ORDER BY x),
+                                        tstzrange(starts_at, ends_at));
     RETURN v_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -302,6 +328,7 @@ COMMENT ON FUNCTION bookingdb.join_waitlist(bigint, bigint[], timestamptz, times
 CREATE FUNCTION bookingdb.leave_waitlist(venue_id bigint, entry_id bigint)
 RETURNS bookingdb.waitlist_entry
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -332,6 +359,8 @@ BEGIN
            AND b.status = 'held' AND b.expires_at > now();
     END IF;
     RETURN bookingdb._as_entry(v_entry);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -364,6 +393,7 @@ COMMENT ON FUNCTION bookingdb.waitlist(bigint, boolean) IS
 CREATE FUNCTION bookingdb.process_waitlist(venue_id bigint, max_entries int DEFAULT 100)
 RETURNS int
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -373,6 +403,8 @@ BEGIN
             DETAIL = format('max_entries: %s', coalesce(max_entries::text, 'NULL'));
     END IF;
     RETURN bookingdb._process_waitlist(process_waitlist.venue_id, max_entries);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

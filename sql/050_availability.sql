@@ -96,7 +96,7 @@ BEGIN
     -- planned again on every call; plpgsql keeps its plan.
     RETURN QUERY
     SELECT q.idx, count(DISTINCT q.rid)::int, count(DISTINCT r.resource_id)::int,
-           coalesce(bool_and(r.resource_id IS NOT NULL AND q.qty <= r.capacity AND CASE
+           coalesce(bool_and(r.resource_id IS NOT NULL AND q.qty <= r.sell_limit AND CASE
                WHEN r.capacity = 1 THEN NOT EXISTS (
                    SELECT 1 FROM bookingdb.allocations a
                     WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
@@ -106,7 +106,7 @@ BEGIN
                       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id)
                ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
                         tstzrange(q.s - r.buffer_before, q.e + r.buffer_after),
-                        p_exclude_booking_id, r.capacity, q.qty) + q.qty <= r.capacity
+                        p_exclude_booking_id, r.sell_limit, q.qty) + q.qty <= r.sell_limit
            END), false)
            AND bookingdb._time_rule_refusal(v, min(q.s), min(q.e)) IS NULL
       FROM unnest(p_idx, p_resource_ids, p_starts, p_ends, p_quantity) AS q(idx, rid, s, e, qty)
@@ -315,7 +315,7 @@ BEGIN
      WHERE r.venue_id = v.venue_id
        AND (resource_ids IS NULL OR r.resource_id = ANY (resource_ids))
        AND party_size >= r.seats_min AND party_size <= coalesce(r.seats_max, party_size)
-       AND quantity <= r.capacity;
+       AND quantity <= r.sell_limit;
 
     -- Slots start no earlier than now and min_notice allow, no later than
     -- max_advance allows, and end within the window.
@@ -335,7 +335,7 @@ BEGIN
 
     RETURN QUERY
     WITH res AS MATERIALIZED (
-        SELECT r.resource_id, r.capacity, r.buffer_before, r.buffer_after
+        SELECT r.resource_id, r.capacity, r.sell_limit, r.buffer_before, r.buffer_after
           FROM bookingdb.resources r
          WHERE r.venue_id = v.venue_id AND r.resource_id = ANY (v_ids)
     ),
@@ -357,7 +357,7 @@ BEGIN
         UNION ALL
         SELECT o.resource_id, o.seg
           FROM occ o JOIN res r ON r.resource_id = o.resource_id
-         WHERE o.units > r.capacity - quantity
+         WHERE o.units > r.sell_limit - quantity
     ),
     -- The starts each taken span rules out: a slot starting at s blocks
     -- [s - before, s + duration + after), which meets [lo, hi) exactly
@@ -373,7 +373,7 @@ BEGIN
     -- possible starts minus the ruled-out ones. Slots are generated only
     -- there, instead of testing every grid point.
     allowed AS (
-        SELECT r.resource_id, r.capacity, r.buffer_before, r.buffer_after, o AS open_range, piece
+        SELECT r.resource_id, r.capacity, r.sell_limit, r.buffer_before, r.buffer_after, o AS open_range, piece
           FROM res r
          CROSS JOIN unnest(v_open) AS o
           LEFT JOIN ruled_out x ON x.resource_id = r.resource_id
@@ -386,7 +386,7 @@ BEGIN
     )
     SELECT al.resource_id, st.s, st.s + v_duration,
            CASE WHEN al.capacity = 1 THEN 1
-                ELSE al.capacity - coalesce(
+                ELSE al.sell_limit - coalesce(
                     (SELECT max(o.units) FROM occ o
                       WHERE o.resource_id = al.resource_id
                         AND o.seg && tstzrange(st.s - al.buffer_before, st.s + v_duration + al.buffer_after)), 0)
@@ -427,7 +427,7 @@ BEGIN
     PERFORM bookingdb._check_window("window");
     SELECT range_agg(o.seg) INTO v_full
       FROM bookingdb._occupancy(v.venue_id, ARRAY[r.resource_id], "window") AS o
-     WHERE o.units >= r.capacity;
+     WHERE o.units >= r.sell_limit;
     RETURN bookingdb._open_ranges(v.venue_id, v.timezone, "window")
          * tstzmultirange("window")
          * tstzmultirange(tstzrange(bookingdb._notice_end(v), NULL))

@@ -41,6 +41,7 @@ $$;
 CREATE FUNCTION bookingdb.changes_since(venue_id bigint, after_seq bigint DEFAULT 0, max_rows int DEFAULT 1000)
 RETURNS SETOF bookingdb.change
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -62,6 +63,8 @@ BEGIN
          WHERE c.venue_id = venue_id AND c.seq > after_seq
          ORDER BY c.seq
          LIMIT max_rows;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -103,6 +106,7 @@ COMMENT ON FUNCTION bookingdb.prune_changes(bigint, interval) IS
 CREATE FUNCTION bookingdb.record_refusal(venue_id bigint, code text)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -116,6 +120,8 @@ BEGIN
     SELECT v.venue_id, code, date_trunc('hour', now()), 1
       FROM bookingdb.venues v WHERE v.venue_id = record_refusal.venue_id
     ON CONFLICT ON CONSTRAINT refusal_counts_pkey DO UPDATE SET refusals = rc.refusals + 1;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

@@ -11,7 +11,7 @@ SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
     WITH live AS (
         -- Allocations that occupy right now: active and not a lapsed hold.
-        SELECT a.*, r.capacity
+        SELECT a.*, r.capacity, r.sell_limit
           FROM bookingdb.allocations a
           JOIN bookingdb.resources r ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
          WHERE a.active AND (a.expires_at IS NULL OR a.expires_at > now())
@@ -32,13 +32,20 @@ AS $$
           FROM live l
          WHERE l.capacity = 1
     ),
+    -- I2 from now on: within sell_limit (sellable_capacity, else capacity).
+    -- Before now: within the larger of the two, since sellable capacity may
+    -- have been lowered after those bookings were made (never below what
+    -- is still to come: set_sellable_capacity refuses that).
     shared_events AS (
-        SELECT l.venue_id, l.resource_id, l.capacity, e.at,
-               sum(e.delta) OVER (PARTITION BY l.venue_id, l.resource_id
+        SELECT l.venue_id, l.resource_id, e.kind, e.lim, e.at,
+               sum(e.delta) OVER (PARTITION BY l.venue_id, l.resource_id, e.kind
                                   ORDER BY e.at, e.delta ROWS UNBOUNDED PRECEDING) AS running
           FROM live l,
-               LATERAL (VALUES (lower(l.blocked), l.quantity), (upper(l.blocked), -l.quantity)) AS e(at, delta)
-         WHERE l.capacity > 1
+               LATERAL (VALUES ('all', greatest(l.capacity, l.sell_limit), lower(l.blocked), l.quantity),
+                               ('all', greatest(l.capacity, l.sell_limit), upper(l.blocked), -l.quantity),
+                               ('ahead', l.sell_limit, greatest(lower(l.blocked), now()), l.quantity),
+                               ('ahead', l.sell_limit, upper(l.blocked), -l.quantity)) AS e(kind, lim, at, delta)
+         WHERE l.capacity > 1 AND (e.kind = 'all' OR upper(l.blocked) > now())
     )
     SELECT 'I1', format('venue %s resource %s: bookings %s and %s overlap (%s, %s)',
                         x.venue_id, x.resource_id, y.booking_id, x.booking_id, y.blocked, x.blocked)
@@ -59,11 +66,11 @@ AS $$
       JOIN bookingdb.resources r ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
      WHERE a.exclusive <> (r.capacity = 1)
     UNION ALL
-    SELECT 'I2', format('venue %s resource %s: %s units in use at %s, capacity %s',
-                        s.venue_id, s.resource_id, max(s.running), min(s.at), s.capacity)
+    SELECT 'I2', format('venue %s resource %s: %s units in use at %s, limit %s',
+                        s.venue_id, s.resource_id, max(s.running), min(s.at), s.lim)
       FROM shared_events s
-     WHERE s.running > s.capacity
-     GROUP BY s.venue_id, s.resource_id, s.capacity
+     WHERE s.running > s.lim
+     GROUP BY s.venue_id, s.resource_id, s.kind, s.lim
     UNION ALL
     SELECT 'I3', format('venue %s booking %s (%s, occupying: %s): %s allocations for %s resources, %s active, '
                         'quantities %s, ranges cover the booking: %s',

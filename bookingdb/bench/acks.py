@@ -12,7 +12,7 @@ trusted its own constraints would miss.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -136,3 +136,23 @@ def oversold(acks: Iterable[Ack], capacity: Mapping[int, int]) -> int:
     """Units acknowledged beyond capacity, summed over the resources in ``capacity``."""
     peaks = peak_units(acks)
     return sum(max(0, peaks.get(resource_id, 0) - cap) for resource_id, cap in capacity.items())
+
+
+def tickets(ack: Ack) -> int:
+    """Tickets in one acknowledged ticket hold: its seats, or its places on one area."""
+    return len(ack.resource_ids) * ack.quantity
+
+
+def unmatched(acks: Iterable[Ack], stored: Iterable[Ack]) -> tuple[int, int]:
+    """(tickets acknowledged but not stored as acknowledged, tickets stored but
+    never acknowledged), matching holds by booking id, resources and quantity."""
+
+    def key(ack: Ack) -> tuple[int | None, tuple[int, ...], int]:
+        return ack.booking_id, tuple(sorted(ack.resource_ids)), ack.quantity
+
+    told = Counter(key(ack) for ack in acks)
+    kept = Counter(key(ack) for ack in stored)
+    return (
+        sum(len(ids) * quantity * n for (_, ids, quantity), n in (told - kept).items()),
+        sum(len(ids) * quantity * n for (_, ids, quantity), n in (kept - told).items()),
+    )

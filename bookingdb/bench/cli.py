@@ -19,7 +19,7 @@ from rich.console import Console
 def bench(
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="Every scenario briefly (under 2 minutes in total)."),
+        typer.Option("--quick", help="Every scenario briefly (about 2.5 minutes in total)."),
     ] = False,
     dsn: Annotated[
         str | None,
@@ -39,7 +39,7 @@ def bench(
         typer.Option(
             "--scenario",
             metavar="S",
-            help="Run only this scenario (S1-S8); repeat for several.",
+            help="Run only this scenario (S1-S10); repeat for several.",
             show_default=False,
         ),
     ] = None,
@@ -53,8 +53,8 @@ def bench(
         ),
     ] = None,
 ) -> None:
-    """Benchmark bookingdb against bare INSERT and naive check-then-insert (S1-S7)
-    and time its availability engine (S8)."""
+    """Benchmark bookingdb against bare INSERT and naive check-then-insert (S1-S7),
+    time its availability engine (S8), an event's on-sale (S9) and waitlist churn (S10)."""
     from bookingdb.bench import runner
 
     console = Console()

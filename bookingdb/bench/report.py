@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 
-COUNT_UNITS = {"bookings", "attempts", "holds"}
+COUNT_UNITS = {"bookings", "attempts", "holds", "offers", "slots", "entries", "tables"}
 
 
 def format_value(value: float | None, unit: str) -> str:

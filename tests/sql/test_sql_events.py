@@ -135,16 +135,19 @@ def test_general_admission_sells_exactly_its_capacity(
     assert remaining(conn, venue, gig) == {floor: 2}
 
 
-def test_a_full_area_passes_the_buyer_to_the_next_area_of_the_category(
+def test_standing_buyers_go_to_the_emptiest_area_of_the_category(
     conn: Conn, venue: int, at: Callable[[float], datetime]
 ) -> None:
     gig = event(conn, venue, at)
     left = add_resource(conn, venue, "Left", capacity=3, kind="ga")
     right = add_resource(conn, venue, "Right", capacity=5, kind="ga")
     on_sale(conn, venue, gig, [left, right], "standing", 1000)
-    assert tickets(conn, venue, gig, 2)["resource_ids"] == [left]
-    assert tickets(conn, venue, gig, 2)["resource_ids"] == [right]
-    refuse(conn, "BK002", HOLD, (venue, gig, 4, None, None, None, None, None))
+    assert tickets(conn, venue, gig, 2)["resource_ids"] == [right]  # 5 free against 3
+    assert tickets(conn, venue, gig, 2)["resource_ids"] == [left]  # 3 and 3: the first
+    assert tickets(conn, venue, gig, 2)["resource_ids"] == [right]  # 3 against 1
+    # One place left in each area: two together fit nowhere.
+    refuse(conn, "BK002", HOLD, (venue, gig, 2, None, None, None, None, None))
+    assert remaining(conn, venue, gig) == {left: 1, right: 1}
 
 
 def test_ticket_holds_last_15_minutes_and_then_behave_like_any_hold(
