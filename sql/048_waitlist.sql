@@ -70,7 +70,8 @@ BEGIN
                                SELECT 1 FROM bookingdb.allocations a
                                 WHERE a.venue_id = e.venue_id AND a.resource_id = r.resource_id
                                   AND a.active AND a.exclusive
-                                  AND a.blocked && tstzrange(e.starts_at, e.ends_at)
+                                  AND a.blocked && tstzrange(e.starts_at - r.buffer_before,
+                                                             e.ends_at + r.buffer_after)
                                   AND (a.expires_at IS NULL OR a.expires_at > now()))
                          ORDER BY r.resource_id
                          LIMIT e.party_size) AS s
