@@ -6,7 +6,8 @@ enforced by the database; this package is a thin typed wrapper around its
 functions.
 """
 
-from bookingdb.client import BookingDB
+from bookingdb.aio import AsyncBookingDB, AsyncBookingTransaction
+from bookingdb.client import BookingDB, BookingTransaction
 from bookingdb.errors import (
     BeyondMaxAdvance,
     BookingError,
@@ -53,11 +54,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Alternative",
+    "AsyncBookingDB",
+    "AsyncBookingTransaction",
     "BeyondMaxAdvance",
     "Booking",
     "BookingDB",
     "BookingError",
     "BookingSlot",
+    "BookingTransaction",
     "Busy",
     "CapacityExceeded",
     "CapacityInUse",

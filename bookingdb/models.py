@@ -45,7 +45,10 @@ class Booking:
     offered to a waitlist entry names ``waitlist_entry_id``. ``cancel_token``
     is set only in the result of the call that confirmed the booking
     (``create_booking_atomic``, ``confirm_hold``): the customer's secret for
-    ``cancel_by_token``, handed out once (the database keeps only its hash)."""
+    ``cancel_by_token``, handed out once (the database keeps only its hash).
+    It is not part of the booking's state: it is left out of ``repr`` (a
+    secret in logs) and of ``==`` (a booking read back equals the one the
+    confirming call returned)."""
 
     id: int
     venue_id: int
@@ -68,7 +71,7 @@ class Booking:
     event_id: int | None = None
     total_cents: int | None = None
     waitlist_entry_id: int | None = None
-    cancel_token: str | None = field(default=None, repr=False)
+    cancel_token: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_row(cls, **row: Any) -> Booking:

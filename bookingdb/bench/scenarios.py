@@ -50,6 +50,7 @@ from bookingdb.bench.results import (
 from bookingdb.bench.scaffold import BOOKING_TABLES, Connection
 from bookingdb.bench.serving import Call, Entry, Freed, Snapshot, check_serving
 from bookingdb.bench.workspace import Workspace
+from bookingdb.loads import run_async_load
 
 
 @dataclass(frozen=True)
@@ -766,6 +767,19 @@ def s4_python(ctx: Context) -> ScenarioResult:
         ctx.step(f"BookingDB.create_booking_atomic from {s.clients} threads, {s.s4_seconds} s")
         load = _python_load(dsn, plan, s.clients, s.s4_seconds)
         stored = scaffold.count_bookings(conn, venue)
+        # The asyncio client next to it: the same load from as many tasks on
+        # one event loop, on a venue of its own.
+        avenue, afirst = _venue_with_resources(conn, "S4 async path", s.resources)
+        aplan = SlotPlan(avenue, afirst, s.resources, scaffold.hour_from_now(conn, 1))
+        scaffold.settle(conn, BOOKING_TABLES)
+        ctx.step(f"AsyncBookingDB.create_booking_atomic from {s.clients} tasks, {s.s4_seconds} s")
+
+        def aslot(i: int) -> tuple[int, datetime, datetime]:
+            resource_id, starts = aplan.slot(i)
+            return resource_id, _at(starts), _at(starts + HOUR)
+
+        aload = run_async_load(dsn, avenue, aslot, s.clients, s.s4_seconds)
+        astored = scaffold.count_bookings(conn, avenue)
         verify = _verify(conn)
 
     rate = len(load.acks) / load.seconds if load.seconds else None
@@ -786,18 +800,41 @@ def s4_python(ctx: Context) -> ScenarioResult:
         ),
         *_latency_metrics("", latency),
     ]
+    arate = aload.per_second
+    alatency = Latency.from_us(aload.latencies_us)
+    aacks = [_ack(b) for b in aload.bookings]
+    result.metrics += [
+        Metric(
+            "async bookings/s vs threads",
+            arate,
+            "/s",
+            reference=rate,
+            reference_label="BookingDB, threads",
+            ratio=ratio(arate, rate),
+        ),
+        *_latency_metrics("async ", alatency),
+    ]
     errors = sum(load.errors.values())
+    aerrors = sum(aload.errors.values())
     result.checks = [
         verify,
         _doubles(double_bookings(load.acks)),
         _stored(len(load.acks), stored),
         _zero("unexpected errors", errors, detail=str(dict(load.errors))),
+        replace(_doubles(double_bookings(aacks)), name="double bookings (acknowledged, async)"),
+        replace(_stored(len(aacks), astored), name="stored - acknowledged bookings (async)"),
+        _zero("unexpected errors (async)", aerrors, detail=str(dict(aload.errors))),
     ]
-    result.series = [Series("S4 Python (16 threads)", rate, "bookings/s", latency)]
+    result.series = [
+        Series(f"S4 Python ({s.clients} threads)", rate, "bookings/s", latency),
+        Series(f"S4 Python async ({s.clients} tasks)", arate, "bookings/s", alatency),
+    ]
     result.details = {
         "threads": s.clients,
         "seconds": round(load.seconds, 2),
         "errors": dict(load.errors),
+        "async_seconds": round(aload.seconds, 2),
+        "async_errors": dict(aload.errors),
     }
     return result
 

@@ -8,6 +8,7 @@ from bookingdb.bench.cli import bench
 from bookingdb.cli import (
     availability,
     bookings,
+    customers,
     db,
     demo,
     events,
@@ -37,6 +38,7 @@ maintenance.register(app)
 venues.register(app)
 rules.register(app)
 bookings.register(app)
+customers.register(app)
 series.register(app)
 availability.register(app)
 events.register(app)

@@ -1,6 +1,6 @@
 """Holds and bookings: ``hold``, ``confirm``, ``book``, ``approve``, ``reject``,
-``cancel``, ``reschedule``, ``check`` and ``bookings`` (the list). Each calls one
-public SQL function."""
+``cancel`` (by id, or by reference and the customer's token), ``reschedule``,
+``check`` and ``bookings`` (the list). Each calls one public SQL function."""
 
 from typing import Annotated
 
@@ -13,6 +13,8 @@ from bookingdb.cli.params import (
     Dsn,
     Email,
     End,
+    Holder,
+    InputError,
     Json,
     Key,
     Length,
@@ -60,6 +62,7 @@ def hold(
     quantity: Quantity = 1,
     key: Key = None,
     ttl: Ttl = None,
+    holder: Holder = None,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Json = False,
@@ -78,6 +81,7 @@ def hold(
             quantity=quantity,
             idempotency_key=key,
             ttl=lasts,
+            holder=holder,
         )
     show_booking(booking, as_json, where)
 
@@ -95,7 +99,10 @@ def confirm(
     dsn: Dsn = None,
     as_json: Json = False,
 ) -> None:
-    """Confirm a live hold, recording the customer (confirm_hold)."""
+    """Confirm a live hold, recording the customer (confirm_hold).
+
+    Prints the customer's cancel token (for 'cancel --token'): it is shown this once.
+    """
     with open_db(dsn) as db:
         confirmed = db.confirm_hold(
             venue, booking, customer=customer_from(name, email, phone), payment_ref=payment_ref
@@ -129,6 +136,7 @@ def book(
     """Book resources in one step: confirmed, or pending with --pending (create_booking_atomic).
 
     A pending booking holds its slot until the venue approves or rejects it.
+    Prints the customer's cancel token (for 'cancel --token'): it is shown this once.
     """
     where = zone(tz)
     starts_at, ends_at = time_range(start, end, duration, where)
@@ -180,18 +188,50 @@ def reject(
 
 def cancel(
     venue: Venue,
-    booking: BookingId,
+    booking: Annotated[
+        int | None,
+        typer.Argument(help="Booking id (or give --reference and --token).", show_default=False),
+    ] = None,
     expected_version: ExpectedVersion = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference", help="The booking's reference, with --token.", show_default=False
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="The customer's cancel token, handed out when the booking was confirmed.",
+            show_default=False,
+        ),
+    ] = None,
     reason: Reason = None,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Json = False,
 ) -> None:
-    """Cancel a confirmed or pending booking, freeing its slot (cancel_booking)."""
+    """Cancel a confirmed or pending booking, freeing its slot: by id (cancel_booking),
+    or as the customer does, by --reference and --token (cancel_by_token).
+
+    A wrong token and an unknown reference are refused alike (BK007).
+    """
+    by_token = reference is not None or token is not None
+    if by_token and (booking is not None or expected_version is not None):
+        raise InputError("give a booking id or --reference with --token, not both")
+    if by_token and (reference is None or token is None):
+        raise InputError("--reference and --token go together")
+    if not by_token and booking is None:
+        raise InputError("give a booking id, or --reference and --token")
     with open_db(dsn) as db:
-        cancelled = db.cancel_booking(
-            venue, booking, expected_version=expected_version, reason=reason
-        )
+        if reference is not None and token is not None:
+            cancelled = db.cancel_by_token(venue, reference, token, reason)
+        else:
+            assert booking is not None
+            cancelled = db.cancel_booking(
+                venue, booking, expected_version=expected_version, reason=reason
+            )
     show_booking(cancelled, as_json, zone(tz))
 
 

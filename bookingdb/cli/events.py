@@ -17,6 +17,7 @@ from bookingdb.cli.params import (
     Dsn,
     Email,
     Ends,
+    Holder,
     Ids,
     Json,
     Key,
@@ -210,6 +211,7 @@ def hold(
             "--ttl", help="How long the hold lasts: 15m (the default), 1h.", show_default=False
         ),
     ] = None,
+    holder: Holder = None,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Json = False,
@@ -231,6 +233,7 @@ def hold(
             customer=customer_from(name, email, phone),
             idempotency_key=key,
             ttl=lasts,
+            holder=holder,
         )
     show_booking(booking, as_json, zone(tz))
 

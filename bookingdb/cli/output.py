@@ -10,7 +10,7 @@ import enum
 import functools
 import json
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -216,19 +216,59 @@ def show_booking(booking: Booking, as_json: bool, tz: ZoneInfo | None = None) ->
     if booking.cancel_reason:
         rows.append(("cancel reason", booking.cancel_reason))
     rows.append(("version", str(booking.version)))
+    if booking.cancel_token is not None:
+        # Handed out once, by the call that confirmed: the customer's to keep.
+        rows.append(("cancel token", booking.cancel_token))
     console().print(fields_table(rows))
+
+
+def rows_table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Collection[str] = ()
+) -> Table:
+    """A table with a heading per column (those in ``right`` right-aligned) and
+    plain-text cells."""
+    table = Table(box=box.SIMPLE_HEAD)
+    for title in columns:
+        table.add_column(title, justify="right" if title in right else "left")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    return table
+
+
+def show_bookings(
+    bookings: list[Booking], as_json: bool, tz: ZoneInfo | None = None, *, empty: str
+) -> None:
+    """Bookings one per row (``empty``: what to say when there are none)."""
+    if as_json:
+        print_json(bookings, tz)
+        return
+    if not bookings:
+        console().print(empty, markup=False)
+        return
+    columns = ("booking", "reference", "status", "starts", "ends", "resources", "party")
+    rows = (
+        (
+            str(b.id),
+            b.reference,
+            b.status,
+            show_time(b.starts_at, tz),
+            show_time(b.ends_at, tz),
+            ", ".join(str(r) for r in b.resource_ids),
+            str(b.party_size),
+        )
+        for b in bookings
+    )
+    console().print(rows_table(columns, rows, right=("booking", "party")))
 
 
 def show_slots(slots: list[BookingSlot], as_json: bool, tz: ZoneInfo | None = None) -> None:
     if as_json:
         print_json(slots, tz)
         return
-    out = console()
     if not slots:
-        out.print("no bookings in that window")
+        console().print("no bookings in that window")
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    for title in (
+    columns = (
         "starts",
         "ends",
         "resource",
@@ -238,28 +278,22 @@ def show_slots(slots: list[BookingSlot], as_json: bool, tz: ZoneInfo | None = No
         "qty",
         "expires",
         "version",
-    ):
-        table.add_column(
-            title, justify="right" if title in ("resource", "booking", "qty", "version") else "left"
+    )
+    rows = (
+        (
+            show_time(slot.starts_at, tz),
+            show_time(slot.ends_at, tz),
+            str(slot.resource_id),
+            str(slot.booking_id),
+            slot.reference,
+            slot.status,
+            str(slot.quantity),
+            show_time(slot.expires_at, tz),
+            str(slot.version),
         )
-    for slot in slots:
-        table.add_row(
-            *(
-                Text(cell)
-                for cell in (
-                    show_time(slot.starts_at, tz),
-                    show_time(slot.ends_at, tz),
-                    str(slot.resource_id),
-                    str(slot.booking_id),
-                    slot.reference,
-                    slot.status,
-                    str(slot.quantity),
-                    show_time(slot.expires_at, tz),
-                    str(slot.version),
-                )
-            )
-        )
-    out.print(table)
+        for slot in slots
+    )
+    console().print(rows_table(columns, rows, right=("resource", "booking", "qty", "version")))
 
 
 def show_violations(violations: list[InvariantViolation], as_json: bool) -> None:

@@ -98,6 +98,15 @@ Ends = Annotated[
         show_default=False,
     ),
 ]
+Holder = Annotated[
+    str | None,
+    typer.Option(
+        "--holder",
+        help="Who holds it: an opaque customer key (session, account), counted against the "
+        "venue's max_active_holds_per_customer.",
+        show_default=False,
+    ),
+]
 Name = Annotated[str | None, typer.Option("--name", help="Customer name.", show_default=False)]
 Email = Annotated[str | None, typer.Option("--email", help="Customer email.", show_default=False)]
 Phone = Annotated[str | None, typer.Option("--phone", help="Customer phone.", show_default=False)]

@@ -1,6 +1,7 @@
-"""``venue create`` and ``resource add|list|buffers|pricing|link|unlink``: the things
-that can be booked, and their settings."""
+"""``venue create`` and ``resource add|list|buffers|pricing|sellable|link|unlink``:
+the things that can be booked, and their settings."""
 
+import re
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import command, console, print_json
-from bookingdb.cli.params import Dsn, Json, Resource, Venue, parse_duration
+from bookingdb.cli.params import Dsn, InputError, Json, Resource, Venue, parse_duration
 
 venue_app = typer.Typer(help="Venues (tenants): a business with a time zone.", no_args_is_help=True)
 resource_app = typer.Typer(
@@ -176,6 +177,46 @@ def set_pricing(
         )
 
 
+@command(resource_app, "sellable")
+def set_sellable(
+    venue: Venue,
+    resource: Resource,
+    units: Annotated[
+        str,
+        typer.Argument(
+            help="Units sold at once: fewer than the capacity keeps places back, more "
+            "overbooks (up to 10x); 'none' sells exactly the capacity.",
+            show_default=False,
+        ),
+    ],
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Set how many units of a shared resource may be sold at once (set_sellable_capacity).
+
+    Lowering it below what current and future bookings use is refused (BK022).
+    """
+    sellable = _units(units)
+    with open_db(dsn) as db:
+        db.set_sellable_capacity(venue, resource, sellable)
+    if as_json:
+        print_json({"venue_id": venue, "resource_id": resource, "sellable_capacity": sellable})
+    elif sellable is None:
+        console().print(f"resource {resource} of venue {venue} sells its capacity")
+    else:
+        console().print(f"resource {resource} of venue {venue} sells {sellable} at once")
+
+
+def _units(value: str) -> int | None:
+    """``N`` or ``none``."""
+    text = value.strip().lower()
+    if text == "none":
+        return None
+    if re.fullmatch(r"-?[0-9]+", text) is None:
+        raise InputError(f"sellable capacity: {value!r} is not a whole number or 'none'")
+    return int(text)
+
+
 TableA = Annotated[int, typer.Argument(help="A table (exclusive resource) id.", show_default=False)]
 TableB = Annotated[int, typer.Argument(help="Another table id.", show_default=False)]
 
@@ -226,6 +267,7 @@ def list_resources(venue: Venue, dsn: Dsn = None, as_json: Json = False) -> None
         "min spend",
         "zone",
         "linked to",
+        "sellable",
     ):
         table.add_column(heading)
     for r in resources:
@@ -241,6 +283,7 @@ def list_resources(venue: Venue, dsn: Dsn = None, as_json: Json = False) -> None
             str(r.min_spend_cents),
             r.zone or "-",
             ", ".join(map(str, r.linked_to)) or "-",
+            "-" if r.sellable_capacity is None else str(r.sellable_capacity),
         )
     console().print(table)
 

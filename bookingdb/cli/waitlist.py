@@ -5,12 +5,9 @@ same transaction as the change that freed it."""
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from bookingdb.cli.connect import open_db
-from bookingdb.cli.output import command, console, fields_table, print_json, show_time
+from bookingdb.cli.output import command, console, fields_table, print_json, rows_table, show_time
 from bookingdb.cli.params import (
     Dsn,
     Email,
@@ -149,8 +146,7 @@ def list_entries(
     if not entries:
         console().print(f"nobody is waiting at venue {venue}", markup=False)
         return
-    table = Table(box=box.SIMPLE_HEAD)
-    titles = (
+    columns = (
         "entry",
         "status",
         "priority",
@@ -161,28 +157,21 @@ def list_entries(
         "event",
         "hold",
     )
-    for title in titles:
-        table.add_column(
-            title, justify="right" if title in ("entry", "priority", "party") else "left"
+    rows = (
+        (
+            str(e.entry_id),
+            e.status,
+            str(e.priority),
+            str(e.party_size),
+            ", ".join(str(r) for r in e.resource_ids),
+            show_time(e.starts_at, where),
+            show_time(e.ends_at, where),
+            "-" if e.event_id is None else str(e.event_id),
+            "-" if e.booking_id is None else str(e.booking_id),
         )
-    for e in entries:
-        table.add_row(
-            *(
-                Text(cell)
-                for cell in (
-                    str(e.entry_id),
-                    e.status,
-                    str(e.priority),
-                    str(e.party_size),
-                    ", ".join(str(r) for r in e.resource_ids),
-                    show_time(e.starts_at, where),
-                    show_time(e.ends_at, where),
-                    "-" if e.event_id is None else str(e.event_id),
-                    "-" if e.booking_id is None else str(e.booking_id),
-                )
-            )
-        )
-    console().print(table)
+        for e in entries
+    )
+    console().print(rows_table(columns, rows, right=("entry", "priority", "party")))
 
 
 @command(waitlist_app, "process")

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from api_kit import Connect
 
 from bookingdb import (
     Alternative,
@@ -101,8 +102,8 @@ def test_a_bk001_refusal_carries_bookable_alternatives(db: BookingDB, venue: int
     assert info.value.alternatives
 
 
-def test_alternatives_can_be_turned_off(dsn: str, at: At) -> None:
-    with BookingDB.connect(dsn, alternatives_on_refusal=False) as db:
+def test_alternatives_can_be_turned_off(connect: Connect, dsn: str, at: At) -> None:
+    with connect(dsn, alternatives_on_refusal=False) as db:
         venue = db.create_venue("Quiet", "UTC")
         table = db.add_resource(venue, "T1")
         db.create_booking_atomic(venue, [table], at(19), at(21))

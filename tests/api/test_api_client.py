@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
-from api_kit import Conn, table_counts
+from api_kit import Conn, Connect, table_counts
 
 from bookingdb import Booking, BookingDB, BookingSlot, Customer, InvariantViolation
 
@@ -249,7 +249,9 @@ def test_migrate_on_a_migrated_database_changes_nothing(
     assert db.verify_invariants() == []
 
 
-def test_the_client_closes_its_pool_when_used_as_a_context_manager(dsn: str) -> None:
-    with BookingDB.connect(dsn, max_size=1) as client:
+def test_the_client_closes_its_pool_when_used_as_a_context_manager(
+    connect: Connect, dsn: str
+) -> None:
+    with connect(dsn, max_size=1) as client:
         assert client.verify_invariants() == []
     assert client.pool.closed

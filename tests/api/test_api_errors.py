@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-from api_kit import Conn, table_counts
+from api_kit import Conn, Connect, table_counts
 
 import bookingdb
 from bookingdb import (
@@ -18,6 +18,7 @@ from bookingdb import (
     BookingError,
     Busy,
     CapacityExceeded,
+    CapacityInUse,
     Customer,
     HoldExpired,
     IdempotencyConflict,
@@ -33,6 +34,7 @@ from bookingdb import (
     PartySizeNotAllowed,
     QuantityNotAllowed,
     SlotUnavailable,
+    TooManyHolds,
     UnderMinimumAge,
     ValidationError,
     VersionConflict,
@@ -163,6 +165,20 @@ def _busy(db: BookingDB, venue: int, at: At) -> object:
     return call
 
 
+def _too_many_holds(db: BookingDB, venue: int, at: At) -> object:
+    tables = [db.add_resource(venue, f"T{i}") for i in range(3)]
+    db.set_venue_rules(venue, {"max_active_holds_per_customer": 2})
+    for table in tables[:2]:
+        db.create_hold(venue, [table], at(10), at(12), holder="cookie-1")
+    return lambda: db.create_hold(venue, [tables[2]], at(10), at(12), holder="cookie-1")
+
+
+def _capacity_in_use(db: BookingDB, venue: int, at: At) -> object:
+    room = db.add_resource(venue, "Room", capacity=10)
+    db.create_booking_atomic(venue, [room], at(10), at(12), quantity=6)
+    return lambda: db.set_sellable_capacity(venue, room, 5)
+
+
 CASES: list[tuple[str, type[BookingError], Refusal]] = [
     ("BK001", SlotUnavailable, _slot_taken),
     ("BK002", CapacityExceeded, _shared_full),
@@ -183,6 +199,8 @@ CASES: list[tuple[str, type[BookingError], Refusal]] = [
     ("BK017", QuantityNotAllowed, _quantity_too_big),
     ("BK018", PartyDoesNotFit, _party_too_big),
     ("BK020", Busy, _busy),
+    ("BK021", TooManyHolds, _too_many_holds),
+    ("BK022", CapacityInUse, _capacity_in_use),
 ]
 
 
@@ -255,11 +273,11 @@ NAIVE = datetime(2099, 1, 1, 10, 0)
     ids=["hold-start", "hold-end", "book", "reschedule", "list", "check"],
 )
 def test_a_naive_datetime_is_refused_before_reaching_the_database(
-    dsn: str, call: Callable[[BookingDB, datetime], object], at: At
+    connect: Connect, dsn: str, call: Callable[[BookingDB, datetime], object], at: At
 ) -> None:
     # A client whose pool is closed cannot reach the database at all: the
     # ValueError must come first.
-    client = BookingDB.connect(dsn, max_size=1)
+    client = connect(dsn, max_size=1)
     client.close()
     with pytest.raises(ValueError, match="timezone"):
         call(client, at(10))

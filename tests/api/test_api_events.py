@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-from api_kit import Conn, alongside, table_counts, wait_until
+from api_kit import Conn, retried_past_busy, table_counts
 
 from bookingdb import (
     Booking,
@@ -198,17 +198,6 @@ def blocker(dsn: str, concert: Concert) -> Iterator[Conn]:
         other.rollback()
 
 
-def _lock_waits(conn: Conn) -> set[tuple[int, datetime]]:
-    """The statements of this database waiting on a lock: (pid, query_start)."""
-    return {
-        (int(pid), started)
-        for pid, started in conn.execute(
-            "SELECT pid, query_start FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-    }
-
-
 def test_busy_without_a_key_is_raised_not_retried(
     db: BookingDB, concert: Concert, blocker: Conn
 ) -> None:
@@ -220,29 +209,13 @@ def test_busy_without_a_key_is_raised_not_retried(
 def test_busy_with_a_key_is_retried_until_the_lock_is_free(
     db: BookingDB, concert: Concert, blocker: Conn, conn: Conn
 ) -> None:
-    outcome: list[Booking] = []
-
-    def buy() -> None:
-        outcome.append(
-            db.hold_event_tickets(
-                concert.venue,
-                concert.event,
-                quantity=1,
-                category="Standing",
-                idempotency_key="rush-1",
-            )
-        )
-
-    with alongside(buy):
-        # Step 1: the first attempt waits on the blocker's lock...
-        wait_until(lambda: len(_lock_waits(conn)) == 1, what="the first attempt to wait")
-        [first] = _lock_waits(conn)
-        # Step 2: ...and gives up with BK020 after lock_timeout (5 s); a retry
-        # waiting already is another statement.
-        wait_until(lambda: first not in _lock_waits(conn), what="BK020", within=30)
-        # Step 3: the lock is freed; the retry gets the places.
-        blocker.rollback()
-    [result] = outcome
+    result = retried_past_busy(
+        conn,
+        lambda: db.hold_event_tickets(
+            concert.venue, concert.event, quantity=1, category="Standing", idempotency_key="rush-1"
+        ),
+        blocker,
+    )
     assert (result.status, result.quantity, result.resource_ids) == ("held", 1, (concert.floor,))
     # A refusal that was retried away is not counted.
     assert db.stats(concert.venue)["refusals"] == {}

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from api_kit import Conn, alongside, wait_until
+from api_kit import Conn, Connect, alongside, wait_until
 
 from bookingdb import Booking, BookingDB, Change, NotFound
 from bookingdb.client import WATCH
@@ -178,8 +178,8 @@ def test_watch_refuses_an_unknown_venue(db: BookingDB) -> None:
         next(db.watch(987654, idle_timeout=0))
 
 
-def test_watch_checks_its_arguments_before_connecting(dsn: str) -> None:
-    client = BookingDB.connect(dsn, max_size=1)
+def test_watch_checks_its_arguments_before_connecting(connect: Connect, dsn: str) -> None:
+    client = connect(dsn, max_size=1)
     client.close()
     for kwargs in ({"poll_interval": 0}, {"idle_timeout": -1}, {"after_seq": -1}):
         with pytest.raises(ValueError):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from api_kit import Conn
+from api_kit import Conn, Connect
 
 from bookingdb import BookingDB, NotFound, SlotUnavailable
 
@@ -32,8 +32,10 @@ def test_refusals_are_reported_and_show_in_stats(db: BookingDB, venue: int, at: 
     assert db.stats(venue)["refusals"] == {"BK001": 2, "BK007": 1}
 
 
-def test_a_client_may_leave_refusals_uncounted(dsn: str, db: BookingDB, venue: int, at: At) -> None:
-    with BookingDB.connect(dsn, max_size=1, report_refusals=False) as quiet:
+def test_a_client_may_leave_refusals_uncounted(
+    connect: Connect, dsn: str, db: BookingDB, venue: int, at: At
+) -> None:
+    with connect(dsn, max_size=1, report_refusals=False) as quiet:
         _refuse_a_slot(quiet, venue, at)
     assert db.stats(venue)["refusals"] == {}
 
@@ -43,7 +45,7 @@ def test_a_report_that_fails_never_hides_the_refusal(
 ) -> None:
     # This test's own database: take the counter away so every report fails.
     conn.execute("DROP FUNCTION bookingdb.record_refusal(bigint, text)")
-    with caplog.at_level(logging.WARNING, logger="bookingdb.client"):
+    with caplog.at_level(logging.WARNING, logger="bookingdb"):
         _refuse_a_slot(db, venue, at)
     assert "could not report refusal BK001" in caplog.text
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from bookingdb.cli import app
 
-from .kit import ok_json
+from .kit import at, ok_json
 
 Invoke = Callable[..., Result]
 
@@ -47,3 +48,12 @@ def place(cli: Invoke) -> Place:
     table = ok_json(cli("resource", "add", venue_id, "T1", "--seats-max", 4, "--json"))
     other = ok_json(cli("resource", "add", venue_id, "T2", "--seats-max", 6, "--json"))
     return Place(venue_id, table["resource_id"], other["resource_id"])
+
+
+def book_table(cli: Invoke, place: Place, start: float, *extra: object) -> dict[str, Any]:
+    """Book the place's first table for an hour from ``at(start)``: the booking as JSON."""
+    booking: dict[str, Any] = ok_json(
+        cli("book", place.venue, "-r", place.table, "--start", at(start), "--duration", "1h",
+            "--json", *extra)
+    )  # fmt: skip
+    return booking

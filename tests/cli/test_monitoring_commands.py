@@ -6,21 +6,13 @@ import json
 
 import psycopg
 
-from .conftest import Invoke, Place
+from .conftest import Invoke, Place, book_table
 from .kit import at, ok_json, one_error_line, printed_json
 
 
-def _book(cli: Invoke, place: Place, start: float, *extra: object) -> dict[str, object]:
-    booking: dict[str, object] = ok_json(
-        cli("book", place.venue, "-r", place.table, "--start", at(start), "--duration", "1h",
-            "--json", *extra)
-    )  # fmt: skip
-    return booking
-
-
 def test_watch_prints_each_change_once_in_order(cli: Invoke, place: Place) -> None:
-    first = _book(cli, place, 0)
-    _book(cli, place, 1)
+    first = book_table(cli, place, 0)
+    book_table(cli, place, 1)
     ok_json(cli("cancel", place.venue, first["id"], "--json"))
     lines = cli("watch", place.venue, "--timeout", 0, "--json")
     assert lines.exit_code == 0, lines.output
@@ -40,7 +32,7 @@ def test_watch_prints_each_change_once_in_order(cli: Invoke, place: Place) -> No
 def test_a_venue_without_notify_is_still_watched(cli: Invoke, place: Place) -> None:
     rules = ok_json(cli("rules", "set", place.venue, "notify=false", "--json"))
     assert rules["notify"] is False
-    _book(cli, place, 0)
+    book_table(cli, place, 0)
     lines = cli("watch", place.venue, "--timeout", 0, "--poll", 0.05, "--json")
     assert [json.loads(line)["seq"] for line in lines.stdout.splitlines()] == [1]
 
@@ -55,8 +47,8 @@ def test_watch_refusal_is_one_line(cli: Invoke) -> None:
 def test_stats_show_bookings_refusals_utilisation_and_the_hour_heatmap(
     cli: Invoke, place: Place
 ) -> None:
-    _book(cli, place, 0)
-    _book(cli, place, 24)
+    book_table(cli, place, 0)
+    book_table(cli, place, 24)
     # A refusal through the CLI is counted too.
     taken = cli("book", place.venue, "-r", place.table, "--start", at(0), "--duration", "1h")
     assert taken.exit_code == 3
