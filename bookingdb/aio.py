@@ -136,6 +136,8 @@ class _Calls:
     process_waitlist = calls.awaiting(calls.process_waitlist)
     changes_since = calls.awaiting(calls.changes_since)
     prune_changes = calls.awaiting(calls.prune_changes)
+    bind_tenant_role = calls.awaiting(calls.bind_tenant_role)
+    unbind_tenant_role = calls.awaiting(calls.unbind_tenant_role)
     record_refusal = calls.awaiting(calls.record_refusal)
     stats = calls.awaiting(calls.stats)
     health = calls.awaiting(calls.health)
@@ -151,6 +153,7 @@ class _Calls:
     link_resources = calls.awaiting(calls.link_resources)
     unlink_resources = calls.awaiting(calls.unlink_resources)
     verify_invariants = calls.awaiting(calls.verify_invariants)
+    error_codes = calls.awaiting(calls.error_codes)
 
 
 class AsyncBookingTransaction(_Calls):

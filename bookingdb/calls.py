@@ -33,6 +33,7 @@ from bookingdb.models import (
     BookingSlot,
     Change,
     CustomerLike,
+    ErrorCode,
     Event,
     EventInventoryItem,
     InvariantViolation,
@@ -70,6 +71,10 @@ class Call(Generic[T]):
     retry_safe: bool = False
     venue_scoped: bool = True
     alternatives: Call[list[Alternative]] | None = None
+
+    def __post_init__(self) -> None:
+        for value in self.params:
+            _check_param(value)
 
     @property
     def venue_id(self) -> int | None:
@@ -146,6 +151,42 @@ _ENTRY = kwargs_row(WaitlistEntry.from_row)
 # -- argument checks: what the database must never see ---------------------------------
 
 _INT32 = range(-(2**31), 2**31)
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _check_param(value: Any) -> None:
+    """Refuse, before anything is sent, values no public function can take:
+    PostgreSQL would otherwise look for a function of other argument types
+    (a numeric id, a time with a zone) or the driver would fail on a NUL."""
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_param(item)
+    elif isinstance(value, bool):
+        # A bool is an int to Python but a boolean to PostgreSQL; the two
+        # boolean arguments are sent through _flag.
+        raise ValueError(f"{value} is not an integer")
+    elif isinstance(value, int) and value not in _INT64:
+        raise ValueError(f"{value} does not fit in a 64-bit integer (bigint)")
+    elif isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, time) and value.tzinfo is not None:
+        raise ValueError(
+            f"times of day are the venue's wall-clock times: pass {value} without tzinfo"
+        )
+
+
+def _flag(value: bool) -> str:
+    """A boolean argument, as the text PostgreSQL reads (``%s::boolean``)."""
+    return "true" if value else "false"
+
+
+def _day(name: str, value: date | None) -> date | None:
+    # A datetime is a date too, but would be sent as timestamptz.
+    if isinstance(value, datetime):
+        raise ValueError(f"{name} must be a date, not a datetime (got {value.isoformat()})")
+    return value
 
 
 def _int32(name: str, value: int | None) -> int | None:
@@ -708,7 +749,7 @@ def local_range(venue_id: int, day: date, starts: time, ends: time) -> Call[Wind
     """The instants of a local date and times at the venue (its time zone)."""
     return _value(
         "SELECT bookingdb.local_range(%s, %s, %s, %s)",
-        (venue_id, day, starts, ends),
+        (venue_id, _day("day", day), starts, ends),
         _bounds,
         retry_safe=True,
     )
@@ -884,7 +925,11 @@ def leave_waitlist(venue_id: int, entry_id: int) -> Call[WaitlistEntry]:
 def waitlist(venue_id: int, *, include_closed: bool = False) -> Call[list[WaitlistEntry]]:
     """Offered entries, then waiting ones in serving order (``include_closed``:
     booked, lapsed and left ones too)."""
-    return _all("SELECT * FROM bookingdb.waitlist(%s, %s)", (venue_id, include_closed), _ENTRY)
+    return _all(
+        "SELECT * FROM bookingdb.waitlist(%s, %s::boolean)",
+        (venue_id, _flag(include_closed)),
+        _ENTRY,
+    )
 
 
 def process_waitlist(venue_id: int, max_entries: int = 100) -> Call[int]:
@@ -894,6 +939,24 @@ def process_waitlist(venue_id: int, max_entries: int = 100) -> Call[int]:
         (venue_id, _int32("max_entries", max_entries)),
         int,
         retry_safe=True,
+    )
+
+
+# -- tenancy -----------------------------------------------------------------------------
+
+
+def bind_tenant_role(venue_id: int, role_name: str) -> Call[None]:
+    """Bind a database role to a venue: its connections reach only the venues
+    bound to it. For the schema owner (a platform operator), not the app role."""
+    return _void(
+        "SELECT bookingdb.bind_tenant_role(%s, %s)", (venue_id, role_name), retry_safe=True
+    )
+
+
+def unbind_tenant_role(venue_id: int, role_name: str) -> Call[bool]:
+    """Remove a role's binding to a venue; True if there was one."""
+    return _value(
+        "SELECT bookingdb.unbind_tenant_role(%s, %s)", (venue_id, role_name), bool, retry_safe=True
     )
 
 
@@ -950,8 +1013,8 @@ def health(
     """The database's health report; ``report["healthy"]`` is the verdict and
     ``report["problems"]`` says why not."""
     return _value(
-        "SELECT bookingdb.health(%s::interval, %s::interval, %s::interval, %s)",
-        (max_unswept, max_feed_lag, max_lock_wait, check_invariants),
+        "SELECT bookingdb.health(%s::interval, %s::interval, %s::interval, %s::boolean)",
+        (max_unswept, max_feed_lag, max_lock_wait, _flag(check_invariants)),
         dict,
         retry_safe=True,
         venue_scoped=False,
@@ -995,12 +1058,13 @@ def set_date_override(
 ) -> Call[None]:
     """Closed all day (no times), or add an interval for that date."""
     return _void(
-        "SELECT bookingdb.set_date_override(%s, %s, %s, %s)", (venue_id, day, opens, closes)
+        "SELECT bookingdb.set_date_override(%s, %s, %s, %s)",
+        (venue_id, _day("day", day), opens, closes),
     )
 
 
 def clear_date_overrides(venue_id: int, day: date | None = None) -> Call[None]:
-    return _void("SELECT bookingdb.clear_date_overrides(%s, %s)", (venue_id, day))
+    return _void("SELECT bookingdb.clear_date_overrides(%s, %s)", (venue_id, _day("day", day)))
 
 
 def opening_hours(venue_id: int) -> Call[list[OpeningHours]]:
@@ -1042,6 +1106,13 @@ def link_resources(venue_id: int, a: int, b: int) -> Call[None]:
 
 def unlink_resources(venue_id: int, a: int, b: int) -> Call[None]:
     return _void("SELECT bookingdb.unlink_resources(%s, %s, %s)", (venue_id, a, b))
+
+
+def error_codes() -> Call[list[ErrorCode]]:
+    """The catalogue of refusal codes (README, Error codes)."""
+    return _all(
+        "SELECT * FROM bookingdb.error_codes()", (), class_row(ErrorCode), venue_scoped=False
+    )
 
 
 def verify_invariants() -> Call[list[InvariantViolation]]:

@@ -124,6 +124,8 @@ class _Calls:
     process_waitlist = calls.blocking(calls.process_waitlist)
     changes_since = calls.blocking(calls.changes_since)
     prune_changes = calls.blocking(calls.prune_changes)
+    bind_tenant_role = calls.blocking(calls.bind_tenant_role)
+    unbind_tenant_role = calls.blocking(calls.unbind_tenant_role)
     record_refusal = calls.blocking(calls.record_refusal)
     stats = calls.blocking(calls.stats)
     health = calls.blocking(calls.health)
@@ -139,6 +141,7 @@ class _Calls:
     link_resources = calls.blocking(calls.link_resources)
     unlink_resources = calls.blocking(calls.unlink_resources)
     verify_invariants = calls.blocking(calls.verify_invariants)
+    error_codes = calls.blocking(calls.error_codes)
 
 
 class BookingTransaction(_Calls):

@@ -167,7 +167,8 @@ class PartyDoesNotFit(ValidationError):
 
 class Busy(BookingError):
     """BK020: a lock wait inside the function passed its own ``lock_timeout``
-    (heavy contention, e.g. an on-sale rush); nothing was written. Retry after
+    (heavy contention, e.g. an on-sale rush); nothing was written. A
+    read-only function's lock timeout (55P03) is raised as Busy too. Retry after
     a short, jittered pause with the same idempotency key. The client does so
     itself for ``hold_event_tickets`` when an idempotency key is given."""
 
@@ -217,13 +218,17 @@ ERRORS: dict[str, type[BookingError]] = {
         CapacityInUse,
     )
 }
+# PostgreSQL's own codes that mean a BK condition: a read-only function's
+# lock_timeout (it can only meet DDL's ACCESS EXCLUSIVE lock, e.g. during a
+# migration) surfaces as lock_not_available, retryable like BK020.
+POSTGRES_CODES: dict[str, type[BookingError]] = {"55P03": Busy}
 
 
 def translate(error: psycopg.Error) -> BookingError | None:
     """The :class:`BookingError` for a database error of class BK, else None."""
     diag = error.diag
     code = diag.sqlstate or ""
-    cls = ERRORS.get(code)
+    cls = ERRORS.get(code) or POSTGRES_CODES.get(code)
     if cls is None:
         if not code.startswith("BK"):
             return None

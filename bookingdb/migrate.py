@@ -8,8 +8,12 @@ changed signature never leaves an old overload behind.
 
 from __future__ import annotations
 
+import contextlib
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -54,12 +58,15 @@ def _yoyo_uri(dsn: str) -> DatabaseURI:
     return DatabaseURI("postgresql+psycopg", None, None, None, None, dbname, args)
 
 
-def apply_migrations(dsn: str) -> list[str]:
-    """Apply the pending yoyo migrations; return the ids applied."""
+def apply_migrations(dsn: str, upto: str | None = None) -> list[str]:
+    """Apply the pending yoyo migrations (only those up to and including the
+    id ``upto``, if given); return the ids applied."""
     uri = _yoyo_uri(dsn)
     backend = get_backend_class(uri.scheme)(uri, "_yoyo_migration")
     backend.init_database()
     migrations = read_migrations(str(migrations_dir()))
+    if upto is not None:
+        migrations = migrations.filter(lambda m: m.id <= upto)
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
@@ -92,26 +99,120 @@ BEGIN
     LOOP
         EXECUTE format('DROP VIEW IF EXISTS %s CASCADE', obj.name);
     END LOOP;
-    -- Free-standing composite types (result types of the functions).
+END
+$$;
+"""
+
+# The result types (sql/000_types.sql) are built in a scratch schema and
+# moved in only where they differ: a type dropped and re-created under a
+# booking that is waiting for migrate's locks would fail that booking when it
+# resumes ("cache lookup failed for type"), while functions are looked up by
+# name again and are safe to re-create.
+TYPES_FILE = "000_types.sql"
+_SCRATCH = "bookingdb_next_types"
+_SYNC_TYPES = f"""
+DO $$
+DECLARE
+    obj record;
+BEGIN
     FOR obj IN
-        SELECT t.oid::regtype AS name
-          FROM pg_type t
-          JOIN pg_class c ON c.oid = t.typrelid
-         WHERE t.typnamespace = 'bookingdb'::regnamespace AND c.relkind = 'c'
+        WITH types AS (
+            SELECT t.typname, t.oid, t.typnamespace::regnamespace::text AS schema,
+                   (SELECT array_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                     ORDER BY a.attnum)
+                      FROM pg_attribute a
+                     WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) AS cols
+              FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid
+             WHERE t.typnamespace IN ('bookingdb'::regnamespace, '{_SCRATCH}'::regnamespace)
+               AND c.relkind = 'c')
+        SELECT coalesce(n.typname, o.typname) AS name, n.oid AS new_oid, o.oid AS old_oid,
+               coalesce(n.cols = o.cols, false) AS same
+          FROM (SELECT * FROM types WHERE schema = '{_SCRATCH}') n
+          FULL JOIN (SELECT * FROM types WHERE schema = 'bookingdb') o ON o.typname = n.typname
     LOOP
-        EXECUTE format('DROP TYPE IF EXISTS %s CASCADE', obj.name);
+        IF obj.same THEN
+            EXECUTE format('COMMENT ON TYPE bookingdb.%I IS %L', obj.name,
+                           obj_description(obj.new_oid, 'pg_type'));
+            CONTINUE;
+        END IF;
+        IF obj.old_oid IS NOT NULL THEN
+            EXECUTE format('DROP TYPE bookingdb.%I CASCADE', obj.name);
+        END IF;
+        IF obj.new_oid IS NOT NULL THEN
+            EXECUTE format('ALTER TYPE {_SCRATCH}.%I SET SCHEMA bookingdb', obj.name);
+        END IF;
     END LOOP;
+    DROP SCHEMA {_SCRATCH} CASCADE;
 END
 $$;
 """
 
 
-def apply_sql(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+def _apply_types(conn: psycopg.Connection[tuple[object, ...]], code: str) -> None:
+    conn.execute(f"DROP SCHEMA IF EXISTS {_SCRATCH} CASCADE")
+    conn.execute(f"CREATE SCHEMA {_SCRATCH}")
+    conn.execute(sql.SQL(code.replace("bookingdb.", f"{_SCRATCH}.")))
+    conn.execute(_SYNC_TYPES)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The roles migrate creates (NOLOGIN) and grants to; see sql/090_grants.sql."""
+
+    owner: str = "bookingdb_owner"
+    app: str = "bookingdb_app"
+    readonly: str = "bookingdb_readonly"
+
+    def names(self) -> tuple[str, str, str]:
+        return (self.owner, self.app, self.readonly)
+
+
+# Sessions of the app and readonly roles: a function's SET clause cannot
+# bound the statement that calls it (PostgreSQL arms statement_timeout when
+# the statement starts), so the bound is the role's.
+ROLE_STATEMENT_TIMEOUT = "30s"
+
+
+def ensure_roles(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
+    """Create the roles that do not exist yet. Roles are cluster-wide, so two
+    databases (or two concurrent migrates) may race to create one: the loser
+    finds it there."""
+    if len(set(roles.names())) != 3:
+        raise ValueError(f"the owner, app and readonly roles must differ: {roles.names()}")
+    for name in roles.names():
+        found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+        if found is None:
+            with contextlib.suppress(
+                psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation
+            ):
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+    for name in (roles.app, roles.readonly):
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                sql.Identifier(name), sql.Literal(ROLE_STATEMENT_TIMEOUT)
+            )
+        )
+
+
+def apply_sql(
+    conn: psycopg.Connection[tuple[object, ...]], roles: Roles | None = None
+) -> list[str]:
     """Drop and re-create everything ``sql/`` defines, in the caller's transaction."""
+    roles = roles or Roles()
+    for setting, name in zip(
+        ("bookingdb.owner_role", "bookingdb.app_role", "bookingdb.readonly_role"),
+        roles.names(),
+        strict=True,
+    ):
+        conn.execute("SELECT set_config(%s, %s, true)", (setting, name))
     conn.execute(_DROP_SQL_OBJECTS)
     applied = []
     for path in sql_files():
-        conn.execute(sql.SQL(path.read_text(encoding="utf-8")))
+        code = path.read_text(encoding="utf-8")
+        if path.name == TYPES_FILE:
+            _apply_types(conn, code)
+        else:
+            conn.execute(sql.SQL(code))
         applied.append(path.name)
     return applied
 
@@ -125,11 +226,57 @@ def _migrate_lock(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[None
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK_KEY,))
 
 
-def migrate(dsn: str) -> dict[str, list[str]]:
-    """Apply pending migrations, then re-create the functions. Idempotent;
-    concurrent calls wait for each other. Returns what was applied."""
+# Re-creating the functions drops and re-creates the triggers, which lock
+# the tables bookings write to. Taken one by one while bookings run, those
+# locks would deadlock with them, and PostgreSQL's deadlock check might pick
+# a booking as the victim. So migrate first locks every table of the schema
+# in one statement that gives up well before deadlock_timeout, holding
+# nothing else yet: a booking that waits behind migrate can never be in a
+# cycle long enough to be checked. When it gives up, migrate rolls back
+# (bookings go on) and tries again after a jittered pause.
+_SCHEMA_RELATIONS = """
+SELECT c.relname FROM pg_class c
+ WHERE c.relnamespace = 'bookingdb'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+ ORDER BY c.relname
+"""
+LOCK_ATTEMPTS = 200
+
+
+def _lock_schema_tables(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    names = [str(r[0]) for r in conn.execute(_SCHEMA_RELATIONS)]
+    if not names:
+        return
+    row = conn.execute("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")
+    deadlock_ms = int(str(row.fetchone()[0]))  # type: ignore[index]
+    bound = f"{max(10, deadlock_ms // 2)}ms"
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (bound,))
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (bound,))
+    relations = sql.SQL(", ").join(sql.Identifier("bookingdb", name) for name in names)
+    conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(relations))
+    conn.execute("SELECT set_config('statement_timeout', '0', true)")
+
+
+def _recreate_sql_objects(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> list[str]:
+    for attempt in range(LOCK_ATTEMPTS):
+        try:
+            with conn.transaction():
+                _lock_schema_tables(conn)
+                return apply_sql(conn, roles)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            if attempt == LOCK_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.25))
+    raise AssertionError("unreachable")
+
+
+def migrate(dsn: str, roles: Roles | None = None) -> dict[str, list[str]]:
+    """Create the roles, apply pending migrations, then re-create the
+    functions and grants. Idempotent; concurrent calls wait for each other;
+    safe while bookings run (see _lock_schema_tables). Returns what was
+    applied."""
+    roles = roles or Roles()
     with psycopg.connect(dsn, autocommit=True) as conn, _migrate_lock(conn):
+        ensure_roles(conn, roles)
         migrations = apply_migrations(dsn)
-        with conn.transaction():
-            files = apply_sql(conn)
+        files = _recreate_sql_objects(conn, roles)
     return {"migrations": migrations, "sql": files}

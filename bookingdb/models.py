@@ -252,6 +252,17 @@ class SlotRequest:
 
 
 @dataclass(frozen=True)
+class ErrorCode:
+    """One row of ``error_codes``: a refusal's SQLSTATE, its name, what it
+    means, and whether retrying the same call can succeed."""
+
+    code: str
+    name: str
+    meaning: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
 class InvariantViolation:
     """One row of ``verify_invariants``: which invariant (I1-I6) and the facts."""
 

@@ -10,7 +10,8 @@ DECLARE
     v_venue bookingdb.venues;
 BEGIN
     SELECT * INTO v_venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
-    IF NOT FOUND THEN
+    -- A venue the caller is not bound to is not found (sql/012_tenancy.sql).
+    IF NOT FOUND OR NOT bookingdb._reachable(p_venue_id) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'venue not found',
             DETAIL = format('venue_id: %s', coalesce(p_venue_id::text, 'NULL'));
     END IF;
@@ -54,11 +55,13 @@ $$;
 CREATE FUNCTION bookingdb.create_venue(name text, timezone text DEFAULT 'UTC')
 RETURNS bigint
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
     v_id bigint;
 BEGIN
+    PERFORM bookingdb._require_unbound();
     IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 200 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'venue name must be 1 to 200 characters',
             DETAIL = format('name length: %s', length(name));
@@ -74,6 +77,8 @@ BEGIN
     VALUES (create_venue.name, create_venue.timezone)
     RETURNING venues.venue_id INTO v_id;
     RETURN v_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

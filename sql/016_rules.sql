@@ -148,6 +148,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer must be a JSON object',
             DETAIL = format('customer is a JSON %s', jsonb_typeof(p_customer));
     END IF;
+    -- The e-mail is indexed (customer_bookings): at most 320 characters, as
+    -- an address can be.
+    IF length(p_customer ->> 'email') > 320 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'customer email must be at most 320 characters',
+            DETAIL = format('email length: %s', length(p_customer ->> 'email'));
+    END IF;
     IF NOT p_customer ? 'date_of_birth' OR jsonb_typeof(p_customer -> 'date_of_birth') = 'null' THEN
         RETURN;
     END IF;
@@ -514,8 +520,9 @@ AS $$
 DECLARE
     v bookingdb.venues := bookingdb._require_venue(venue_id);
 BEGIN
-    IF day IS NULL OR NOT isfinite(day) OR starts IS NULL OR ends IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'day, starts and ends are required',
+    IF day IS NULL OR NOT isfinite(day) OR starts IS NULL OR ends IS NULL
+       OR day NOT BETWEEN '1900-01-01' AND '9999-12-29' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'day (1900-01-01 to 9999-12-29), starts and ends are required',
             DETAIL = format('day: %s, starts: %s, ends: %s', coalesce(day::text, 'NULL'),
                             coalesce(starts::text, 'NULL'), coalesce(ends::text, 'NULL'));
     END IF;
@@ -532,6 +539,7 @@ CREATE FUNCTION bookingdb.set_resource_buffers(venue_id bigint, resource_id bigi
                                                after interval)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -548,6 +556,8 @@ BEGIN
            buffer_after = make_interval(secs => extract(epoch FROM after)::float8),
            own_buffers = true
      WHERE r.venue_id = set_resource_buffers.venue_id AND r.resource_id = set_resource_buffers.resource_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -560,6 +570,7 @@ CREATE FUNCTION bookingdb.set_resource_pricing(venue_id bigint, resource_id bigi
                                                min_spend_cents int, zone text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -577,8 +588,10 @@ BEGIN
        SET deposit_cents = set_resource_pricing.deposit_cents,
            min_spend_cents = set_resource_pricing.min_spend_cents,
            zone = CASE WHEN set_resource_pricing.zone IS NULL THEN r.zone
-                       ELSE nullif(btrim(set_resource_pricing.zone), '') END
+                       ELSE nullif(set_resource_pricing.zone, '') END
      WHERE r.venue_id = set_resource_pricing.venue_id AND r.resource_id = set_resource_pricing.resource_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -591,6 +604,7 @@ COMMENT ON FUNCTION bookingdb.set_resource_pricing(bigint, bigint, int, int, tex
 CREATE FUNCTION bookingdb.link_resources(venue_id bigint, a bigint, b bigint)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
@@ -606,6 +620,8 @@ BEGIN
     VALUES (link_resources.venue_id, least(v_a.resource_id, v_b.resource_id),
             greatest(v_a.resource_id, v_b.resource_id))
     ON CONFLICT DO NOTHING;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -617,6 +633,7 @@ COMMENT ON FUNCTION bookingdb.link_resources(bigint, bigint, bigint) IS
 CREATE FUNCTION bookingdb.unlink_resources(venue_id bigint, a bigint, b bigint)
 RETURNS void
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -626,6 +643,8 @@ BEGIN
      WHERE l.venue_id = unlink_resources.venue_id
        AND l.a = least(unlink_resources.a, unlink_resources.b)
        AND l.b = greatest(unlink_resources.a, unlink_resources.b);
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

@@ -91,12 +91,16 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
+    -- Supported instants: from 1900 to the end of year 9999 (UTC), which
+    -- every client's date type can hold and local-time arithmetic cannot
+    -- overflow.
     IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
-       OR p_ends_at <= p_starts_at THEN
+       OR p_ends_at <= p_starts_at
+       OR p_starts_at < '1900-01-01 00:00+00' OR p_ends_at > '9999-12-31 00:00+00' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
             DETAIL = format('starts_at: %s, ends_at: %s', coalesce(p_starts_at::text, 'NULL'),
                             coalesce(p_ends_at::text, 'NULL')),
-            HINT = 'ends_at must be after starts_at, and both finite.';
+            HINT = 'ends_at must be after starts_at, both finite and from 1900 to 9999-12-30.';
     END IF;
 END
 $$;

@@ -236,6 +236,13 @@ DECLARE
     v_token   text;
     v_result  bookingdb.booking;
 BEGIN
+    PERFORM bookingdb._check_tenant(p_venue_id);
+    -- Both are indexed: a key past an index row's size would fail as 54000.
+    IF length(p_idempotency_key) NOT BETWEEN 1 AND 200 OR length(p_holder) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'idempotency_key and holder must be 1 to 200 characters',
+            DETAIL = format('idempotency_key length: %s, holder length: %s', length(p_idempotency_key),
+                            length(p_holder));
+    END IF;
     IF p_status IS NULL OR p_status NOT IN ('held', 'confirmed', 'pending') THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'status must be confirmed or pending',
             DETAIL = format('status: %s', coalesce(p_status, 'NULL'));
@@ -376,6 +383,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
      WHERE b.venue_id = p_venue_id AND b.booking_id = p_booking_id
+       AND bookingdb._reachable(p_venue_id)  -- a venue the caller is not bound to: not found
        FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',

@@ -46,10 +46,13 @@ CREATE FUNCTION bookingdb.try_booking_lock(
     venue_id bigint, resource_id bigint, starts_at timestamptz, ends_at timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
     RETURN pg_try_advisory_xact_lock(bookingdb._booking_lock_target(venue_id, resource_id, starts_at, ends_at));
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

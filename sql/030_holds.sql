@@ -145,6 +145,7 @@ AS $$
 DECLARE
     v_count int;
 BEGIN
+    PERFORM bookingdb._require_unbound();
     IF max_rows IS NULL OR max_rows < 1 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'max_rows must be at least 1',
             DETAIL = format('max_rows: %s', coalesce(max_rows::text, 'NULL'));

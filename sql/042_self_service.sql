@@ -23,6 +23,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
      WHERE b.venue_id = cancel_by_token.venue_id AND b.reference = cancel_by_token.reference
+       AND bookingdb._reachable(b.venue_id)
        FOR UPDATE;
     -- The same comparison and the same refusal whether the reference
     -- exists or not: a wrong guess learns nothing.
@@ -57,7 +58,8 @@ DECLARE
     v_row bookingdb.bookings;
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
-     WHERE b.venue_id = find_booking.venue_id AND b.reference = upper(btrim(find_booking.reference));
+     WHERE b.venue_id = find_booking.venue_id AND b.reference = upper(btrim(find_booking.reference))
+       AND bookingdb._reachable(b.venue_id);
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',
             DETAIL = format('venue_id: %s, reference: %s', coalesce(venue_id::text, 'NULL'),

@@ -27,11 +27,18 @@ BEGIN
             DETAIL = format('first_starts_at: %s', coalesce(first_starts_at::text, 'NULL'));
     END IF;
     IF v_duration IS NULL OR v_duration > interval '31 days' OR every IS NULL OR every <= interval '0'
+       OR every > interval '366 days'
        OR occurrences IS NULL OR occurrences NOT BETWEEN 1 AND 366 THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008',
-            MESSAGE = 'a series needs a positive duration (at most 31 days), a positive every and 1 to 366 occurrences',
+            MESSAGE = 'a series needs a positive duration (at most 31 days), a positive every (at most 366 days) and 1 to 366 occurrences',
             DETAIL = format('duration: %s, every: %s, occurrences: %s', coalesce(duration::text, 'NULL'),
                             coalesce(every::text, 'NULL'), coalesce(occurrences::text, 'NULL'));
+    END IF;
+    PERFORM bookingdb._check_range(first_starts_at, first_starts_at + v_duration);
+    -- Each occurrence's key is the series key plus ':n' (at most 200 characters).
+    IF length(idempotency_key) NOT BETWEEN 1 AND 190 THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'idempotency_key must be 1 to 190 characters',
+            DETAIL = format('idempotency_key length: %s', length(idempotency_key));
     END IF;
 
     IF idempotency_key IS NOT NULL THEN

@@ -37,6 +37,7 @@ $$;
 CREATE FUNCTION bookingdb.create_event(venue_id bigint, name text, starts_at timestamptz, ends_at timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -53,6 +54,8 @@ BEGIN
     VALUES (venue_id, name, starts_at, ends_at)
     RETURNING events.event_id INTO v_id;
     RETURN v_id;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 

@@ -34,7 +34,10 @@ CREATE FUNCTION bookingdb._elapsed(p_interval interval)
 RETURNS interval
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
+    -- NULL when not positive, or longer than any length a caller accepts
+    -- (100 years; 'infinity' too), so no caller overflows converting it.
     SELECT CASE WHEN extract(epoch FROM p_interval) > 0
+                 AND extract(epoch FROM p_interval) < 3162240000  -- 100 years of 366 days
                 THEN make_interval(secs => extract(epoch FROM p_interval)::float8) END
 $$;
 

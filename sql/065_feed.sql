@@ -80,6 +80,7 @@ COMMENT ON FUNCTION bookingdb.changes_since(bigint, bigint, int) IS
 CREATE FUNCTION bookingdb.prune_changes(venue_id bigint, older_than interval DEFAULT '30 days')
 RETURNS bigint
 LANGUAGE plpgsql
+SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -87,8 +88,8 @@ DECLARE
     v_count bigint;
 BEGIN
     PERFORM bookingdb._require_venue(venue_id);
-    IF older_than IS NULL OR older_than < interval '0' THEN
-        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'older_than must be >= 0',
+    IF older_than IS NULL OR older_than < interval '0' OR older_than > interval '100 years' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK008', MESSAGE = 'older_than must be from 0 to 100 years',
             DETAIL = format('older_than: %s', coalesce(older_than::text, 'NULL'));
     END IF;
     -- Only rows already numbered: an unnumbered row has not been read yet.
@@ -96,6 +97,8 @@ BEGIN
      WHERE c.venue_id = venue_id AND c.seq IS NOT NULL AND c.at < now() - older_than;
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
+EXCEPTION WHEN lock_not_available THEN
+    PERFORM bookingdb._busy();
 END
 $$;
 
@@ -113,7 +116,8 @@ AS $$
 BEGIN
     -- Unknown venues and codes are ignored: a report must never fail the
     -- caller's error handling.
-    IF venue_id IS NULL OR NOT EXISTS (SELECT 1 FROM bookingdb.error_codes() e WHERE e.code = code) THEN
+    IF venue_id IS NULL OR NOT EXISTS (SELECT 1 FROM bookingdb.error_codes() e WHERE e.code = code)
+       OR NOT bookingdb._reachable(venue_id) THEN
         RETURN;
     END IF;
     INSERT INTO bookingdb.refusal_counts AS rc (venue_id, code, hour, refusals)
@@ -128,7 +132,7 @@ $$;
 COMMENT ON FUNCTION bookingdb.record_refusal(bigint, text) IS
     'Counts one refusal (a BK code) for the venue in the current hour, for stats(). A refusal writes nothing in '
     'its own transaction, so clients report it afterwards in a new one; the Python client and the CLI do so '
-    'automatically. Unknown venues or codes are ignored. No refusals.';
+    'automatically. Unknown venues or codes, and venues the caller is not bound to, are ignored. No refusals.';
 
 CREATE FUNCTION bookingdb.stats(venue_id bigint, since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
 RETURNS jsonb
@@ -242,6 +246,7 @@ DECLARE
     v_violations  jsonb;
     v_problems    text[] := '{}';
 BEGIN
+    PERFORM bookingdb._require_unbound();
     SELECT min(b.expires_at), count(*) INTO v_unswept_at, v_unswept
       FROM bookingdb.bookings b WHERE b.status = 'held' AND b.expires_at <= now();
     SELECT min(c.logged_at), count(*) INTO v_feed_at, v_unread

@@ -9,6 +9,7 @@ RETURNS TABLE (invariant text, detail text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
+    SELECT bookingdb._require_unbound();
     WITH live AS (
         -- Allocations that occupy right now: active and not a lapsed hold.
         SELECT a.*, r.capacity, r.sell_limit

@@ -11,15 +11,34 @@ from bookingdb.cli.output import ExitCode, command, console, fields_table, print
 from bookingdb.cli.output import show_violations as _show_violations
 from bookingdb.cli.params import Dsn, InputError, Json, parse_duration
 from bookingdb.config import resolve_dsn
+from bookingdb.migrate import Roles
 from bookingdb.migrate import migrate as _migrate
 
 
-def migrate(dsn: Dsn = None, as_json: Json = False) -> None:
-    """Apply pending migrations, then re-create the functions from sql/.
+def migrate(
+    dsn: Dsn = None,
+    as_json: Json = False,
+    owner_role: Annotated[
+        str, typer.Option("--owner-role", help="Role that owns the schema (created if missing).")
+    ] = Roles.owner,
+    app_role: Annotated[
+        str, typer.Option("--app-role", help="Role that may only EXECUTE the public functions.")
+    ] = Roles.app,
+    readonly_role: Annotated[
+        str, typer.Option("--readonly-role", help="Role that reads the report_* views.")
+    ] = Roles.readonly,
+) -> None:
+    """Create the roles, apply pending migrations, then re-create the
+    functions, views and grants from sql/.
 
-    Idempotent; concurrent runs wait for each other.
+    Idempotent; concurrent runs wait for each other. Run it as a superuser or
+    a role that may create roles and owns the database.
     """
-    applied = _migrate(resolve_dsn(dsn))
+    try:
+        roles = Roles(owner=owner_role, app=app_role, readonly=readonly_role)
+        applied = _migrate(resolve_dsn(dsn), roles)
+    except ValueError as err:
+        raise InputError(str(err)) from err
     if as_json:
         print_json(applied)
         return

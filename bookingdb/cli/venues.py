@@ -1,5 +1,6 @@
-"""``venue create`` and ``resource add|list|buffers|pricing|sellable|link|unlink``:
-the things that can be booked, and their settings."""
+"""``venue create|bind-role|unbind-role`` and
+``resource add|list|buffers|pricing|sellable|link|unlink``: the things that
+can be booked, their settings, and who may reach them."""
 
 import re
 from datetime import timedelta
@@ -35,6 +36,34 @@ def create_venue(
         print_json({"venue_id": venue_id, "name": name, "timezone": timezone})
     else:
         console().print(f"venue {venue_id} created: {name} ({timezone})", markup=False)
+
+
+RoleName = Annotated[str, typer.Argument(help="Database role (login) name.", show_default=False)]
+
+
+@command(venue_app, "bind-role")
+def bind_role(venue: Venue, role: RoleName, dsn: Dsn = None, as_json: Json = False) -> None:
+    """Bind a database role to the venue: its connections reach only the
+    venues bound to it (bind_tenant_role). Run as the schema owner."""
+    with open_db(dsn) as db:
+        db.bind_tenant_role(venue, role)
+    if as_json:
+        print_json({"venue_id": venue, "role": role, "bound": True})
+    else:
+        console().print(f"role {role} bound to venue {venue}", markup=False)
+
+
+@command(venue_app, "unbind-role")
+def unbind_role(venue: Venue, role: RoleName, dsn: Dsn = None, as_json: Json = False) -> None:
+    """Remove a role's binding to the venue (unbind_tenant_role). A role with
+    no binding left reaches every venue again."""
+    with open_db(dsn) as db:
+        found = db.unbind_tenant_role(venue, role)
+    if as_json:
+        print_json({"venue_id": venue, "role": role, "was_bound": found})
+    else:
+        said = "unbound from" if found else "was not bound to"
+        console().print(f"role {role} {said} venue {venue}", markup=False)
 
 
 @command(resource_app, "add")

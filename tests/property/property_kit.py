@@ -58,7 +58,7 @@ def clear(conn: Conn) -> None:
         "bookingdb.resource_links, bookingdb.opening_hours, bookingdb.date_overrides, "
         "bookingdb.series, bookingdb.changes, bookingdb.feed_heads, bookingdb.refusal_counts, "
         "bookingdb.waitlist, bookingdb.event_inventory, bookingdb.events, "
-        "bookingdb.resources, bookingdb.venues"
+        "bookingdb.tenant_roles, bookingdb.resources, bookingdb.venues"
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from contract_kit import Conn, scalar
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 
 @pytest.fixture
@@ -30,3 +33,24 @@ def at(conn: Conn) -> Callable[[float], datetime]:
         return base + timedelta(hours=hours)
 
     return at_
+
+
+@pytest.fixture
+def login_role(conn: Conn, dsn: str) -> Iterator[Callable[[str], str]]:
+    """``login_role('bookingdb_app')``: a DSN logging in as a new member of that role."""
+    made: list[str] = []
+
+    def make(group: str) -> str:
+        name = f"bk_test_{uuid.uuid4().hex[:10]}"
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN IN ROLE {}").format(
+                sql.Identifier(name), sql.Identifier(group)
+            )
+        )
+        made.append(name)
+        return make_conninfo(dsn, user=name)
+
+    yield make
+    for name in made:
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

@@ -44,6 +44,7 @@ TABLES = (
     "waitlist",
     "changes",
     "refusal_counts",
+    "tenant_roles",
 )
 
 # Row counts per table, and one digest of every row of every table (ordered
