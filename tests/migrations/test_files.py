@@ -82,3 +82,83 @@ def test_sql_files_create_no_tables(path: Path) -> None:
     code = re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
     found = re.findall(r"(CREATE|ALTER|DROP)\s+TABLE\b", code, re.I)
     assert found == []
+
+
+def code_of(path: Path) -> str:
+    """The migration without comments."""
+    return re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", MIGRATIONS[1:], ids=lambda p: p.name)
+def test_every_migration_depends_on_the_one_before(path: Path) -> None:
+    previous = MIGRATIONS[MIGRATIONS.index(path) - 1].stem
+    assert re.search(rf"^-- depends: {re.escape(previous)}$", path.read_text(), re.M)
+
+
+@pytest.mark.parametrize("path", MIGRATIONS, ids=lambda p: p.name)
+def test_a_migration_changes_the_schema_or_the_data_never_both(path: Path) -> None:
+    # One concern each: a backfill (INSERT/UPDATE/DELETE) is its own
+    # migration, so a slow data change is never one transaction with DDL that
+    # holds ACCESS EXCLUSIVE locks for its whole length.
+    code = code_of(path)
+    ddl = re.search(r"\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|TYPE|EXTENSION|SCHEMA)\b", code, re.I)
+    dml = re.search(r"^\s*(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", code, re.I | re.M)
+    assert not (ddl and dml), f"{path.name} mixes DDL and a data change"
+
+
+# Tables that grow with every booking: an index added to one after its
+# creating migration must be built CONCURRENTLY (plain CREATE INDEX blocks
+# every write for the length of the build).
+LARGE_TABLES = {"bookings", "allocations", "audit_log", "changes", "waitlist", "refusal_counts"}
+# Applied before this rule existed, on tables that were small then; a
+# migration already applied is never rewritten.
+GRANDFATHERED = {"0003_series.sql", "0005_self_service.sql"}
+
+
+def created_tables(paths: list[Path]) -> set[str]:
+    return {
+        m.group(1)
+        for p in paths
+        for m in re.finditer(r"CREATE\s+TABLE\s+bookingdb\.(\w+)", code_of(p), re.I)
+    }
+
+
+def blocking_indexes(code: str, existing: set[str]) -> list[str]:
+    """The plain CREATE INDEX statements on tables in ``existing``."""
+    pattern = r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?!CONCURRENTLY)\S+\s+ON\s+bookingdb\.(\w+)"
+    return [m.group(0) for m in re.finditer(pattern, code, re.I) if m.group(1) in existing]
+
+
+@pytest.mark.parametrize("path", MIGRATIONS, ids=lambda p: p.name)
+def test_indexes_on_existing_large_tables_are_built_concurrently(path: Path) -> None:
+    existing = created_tables(MIGRATIONS[: MIGRATIONS.index(path)]) & LARGE_TABLES
+    blocking = blocking_indexes(code_of(path), existing)
+    if path.name in GRANDFATHERED:
+        assert blocking, f"{path.name} no longer needs its exemption"
+        return
+    assert blocking == [], f"{path.name}: use CREATE INDEX CONCURRENTLY"
+
+
+@pytest.mark.parametrize("path", MIGRATIONS, ids=lambda p: p.name)
+def test_a_concurrent_index_migration_is_non_transactional_and_holds_only_that(
+    path: Path,
+) -> None:
+    # CONCURRENTLY cannot run in a transaction (yoyo: "-- transactional: false"),
+    # and without one a failure half-way would leave the rest half-applied.
+    code = code_of(path)
+    concurrent = re.findall(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY", code, re.I)
+    non_transactional = re.search(
+        r"^-- transactional: false$", path.read_text(encoding="utf-8"), re.M
+    )
+    if concurrent or non_transactional:
+        statements = [s for s in code.split(";") if s.strip()]
+        assert non_transactional and len(concurrent) == len(statements) == 1, path.name
+
+
+def test_the_lint_catches_a_blocking_index_on_a_large_table() -> None:
+    # The rule above, shown to fail on the mistake it exists for.
+    code = "CREATE INDEX bookings_x ON bookingdb.bookings (venue_id, status);"
+    concurrent = "CREATE INDEX CONCURRENTLY bookings_x ON bookingdb.bookings (venue_id, status);"
+    existing = created_tables(MIGRATIONS) & LARGE_TABLES
+    assert len(blocking_indexes(code, existing)) == 1
+    assert blocking_indexes(concurrent, existing) == []
