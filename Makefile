@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint fmt bench clean
+.PHONY: install demo test test-pgbouncer lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The concurrency tests again, every connection through a real PgBouncer in
+# transaction pooling mode (installed from Debian's packages if missing;
+# skipped, with the reason, where it cannot be).
+test-pgbouncer: $(STAMP)
+	BOOKINGDB_TEST_PGBOUNCER=1 $(BIN)/pytest tests/concurrency tests/test_pgbouncer_storm.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/bookingdb bench $(BENCH_ARGS)

@@ -2,7 +2,9 @@
 
 The server comes from ``BOOKINGDB_TEST_DSN`` if set, else testcontainers when
 a Docker engine answers, else a throwaway embedded PostgreSQL (deleted at the
-end of the session).
+end of the session). With ``BOOKINGDB_TEST_PGBOUNCER=1`` every test's ``dsn``
+goes through a real PgBouncer in transaction pooling mode (tests/pgbouncer_kit.py);
+databases are still created and dropped directly on the server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgbouncer_kit
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -67,13 +70,36 @@ def template_db(server_dsn: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(server_dsn: str) -> Iterator[pgbouncer_kit.PgBouncer | None]:
+    """With ``BOOKINGDB_TEST_PGBOUNCER=1``, a PgBouncer in transaction pooling
+    mode in front of the server (every test skipped, with the reason, where
+    none can be installed or started); else None."""
+    if not pgbouncer_kit.wanted():
+        yield None
+        return
+    with pgbouncer_kit.running(server_dsn) as bouncer:
+        yield bouncer
+
+
 @pytest.fixture
-def dsn(server_dsn: str, template_db: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for one test."""
+def dsn(
+    server_dsn: str,
+    template_db: str,
+    pgbouncer: pgbouncer_kit.PgBouncer | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test (through PgBouncer
+    when one runs)."""
     name = f"bookingdb_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    yield make_conninfo(server_dsn, dbname=name)
+    if pgbouncer is None:
+        yield make_conninfo(server_dsn, dbname=name)
+    else:
+        if not pgbouncer.tracks_prepared_statements:
+            pgbouncer_kit.client_prepares_off(monkeypatch)
+        yield pgbouncer.dsn(name)
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -86,6 +112,7 @@ def conn(dsn: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
 
 
 @pytest.fixture
-def db(dsn: str) -> Iterator[BookingDB]:
-    with BookingDB.connect(dsn, max_size=4) as client:
+def db(dsn: str, pgbouncer: pgbouncer_kit.PgBouncer | None) -> Iterator[BookingDB]:
+    threshold = pgbouncer.prepare_threshold if pgbouncer is not None else 5
+    with BookingDB.connect(dsn, max_size=4, prepare_threshold=threshold) as client:
         yield client

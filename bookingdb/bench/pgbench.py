@@ -1,7 +1,9 @@
 """Running pgbench (the one shipped with the embedded server) and reading its results.
 
 Every run uses ``-n -M prepared`` (no vacuum of pgbench's own tables; plans
-prepared once per connection, as an application's driver would), custom
+prepared once per connection, as an application's driver would; ``-M
+extended`` instead through a pooler that cannot keep a connection's prepared
+statements, such as PgBouncer before 1.21 in transaction pooling mode), custom
 scripts, ``--failures-detailed`` so deadlock and serialization failures are
 counted rather than hidden, and ``-l`` per-transaction logs: they give exact
 latency percentiles and, with :mod:`bookingdb.bench.acks`, tell which
@@ -22,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -31,6 +34,11 @@ from bookingdb import server
 # client that sees it stops. Not of class BK: it is no refusal of bookingdb's.
 STOP_SQLSTATE = "BX000"
 STOP_MESSAGE = "bench: sold out"
+
+# pgbench's -M: "prepared" plans each statement once per connection; "extended"
+# sends unnamed statements, for a pooler that hands a client's transactions to
+# different server connections (PgBouncer before 1.21, transaction pooling).
+QueryMode = Literal["simple", "extended", "prepared"]
 
 
 @dataclass(frozen=True)
@@ -131,10 +139,12 @@ def run(
     tag: str,
     transactions: int | None = None,
     stop_expected: bool = False,
+    query_mode: QueryMode = "prepared",
 ) -> PgbenchRun:
     """Run ``scripts`` with ``clients`` connections for ``seconds`` (or, given
     ``transactions``, that many per client), ending early if every client stops
-    on :data:`STOP_SQLSTATE` and ``stop_expected``."""
+    on :data:`STOP_SQLSTATE` and ``stop_expected``. ``query_mode`` is pgbench's
+    ``-M``."""
     rundir = workdir / tag
     rundir.mkdir(parents=True, exist_ok=True)
     conninfo, env = _split_password(dsn)
@@ -143,7 +153,7 @@ def run(
         str(server.bin_path("pgbench")),
         "-n",
         "-M",
-        "prepared",
+        query_mode,
         "-c",
         str(clients),
         "-j",

@@ -150,6 +150,8 @@ class Context:
     console: Console
     workdir: Path
     results: dict[str, ScenarioResult] = field(default_factory=dict)
+    # pgbench's -M for every load ("extended" through PgBouncer before 1.21).
+    query_mode: pgbench.QueryMode = "prepared"
 
     def step(self, text: str) -> None:
         self.console.print(f"  [dim]· {text}[/dim]")
@@ -176,6 +178,7 @@ class Context:
             tag=tag,
             transactions=transactions,
             stop_expected=stop_expected,
+            query_mode=self.query_mode,
         )
         for error in run.errors[:3]:
             self.console.print(f"  [yellow]pgbench {tag}: {error}[/yellow]")

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 T = TypeVar("T")
@@ -154,19 +154,43 @@ def assert_refused_only_with(outcomes: list[Outcome], allowed: set[str]) -> None
     assert not bad, f"{len(bad)} unexpected refusal(s):\n" + "\n\n".join(bad)
 
 
+def backend_pid(conn: psycopg.Connection[Any]) -> int:
+    """The pid of the server process that runs ``conn``'s transaction, opening
+    one if none is open; it stays the same until that transaction ends.
+
+    Asked of the server, not read from ``conn.info.backend_pid``: through a
+    transaction-pooling PgBouncer that is the pooler's own cancel key, and a
+    client has a server process of its own only inside a transaction."""
+    assert not conn.autocommit, "a pid outside a transaction names no one's session"
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 class Step:
     """One session running one call in the background, as an isolation-tester
     step: its backend pid is known before it starts, so the test can wait
-    until it is blocked on the lock the scenario says it must wait for."""
+    until it is blocked on the lock the scenario says it must wait for.
+
+    The call runs in a transaction of its own, opened when the step is made
+    (that is what fixes its server process, with or without a pooler) and
+    committed as soon as the call returns."""
 
     def __init__(self, dsn: str, function: str, **args: Any) -> None:
-        self.conn = psycopg.connect(dsn, autocommit=True, row_factory=dict_row)
-        self.pid = self.conn.info.backend_pid
+        self.conn = psycopg.connect(dsn, row_factory=dict_row)
+        self.pid = backend_pid(self.conn)
         self.outcome: Outcome | None = None
         self._thread = threading.Thread(target=self._run, args=(function, args), daemon=True)
 
     def _run(self, function: str, args: dict[str, Any]) -> None:
-        self.outcome = Session(self.conn, self.pid).attempt(function, **args)
+        outcome = Session(self.conn, self.pid).attempt(function, **args)
+        try:
+            # After a refusal the transaction is aborted: COMMIT rolls it back.
+            self.conn.commit()
+        except psycopg.Error as err:
+            outcome = Outcome(self.pid, sqlstate=err.sqlstate, message=str(err))
+        self.outcome = outcome
 
     def start(self) -> Step:
         self._thread.start()

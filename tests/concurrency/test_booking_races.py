@@ -10,7 +10,16 @@ import pytest
 from psycopg.rows import dict_row
 
 from .conftest import Venue
-from .racing import Row, Session, Step, assert_refused_only_with, race, race_each, refusals
+from .racing import (
+    Row,
+    Session,
+    Step,
+    assert_refused_only_with,
+    backend_pid,
+    race,
+    race_each,
+    refusals,
+)
 
 pytestmark = pytest.mark.concurrency
 
@@ -210,7 +219,7 @@ def test_a_move_onto_a_shared_resource_racing_a_new_booking_never_deadlocks(
             starts_at=venue.at(240),
             ends_at=venue.at(300),
         )
-        c = customer_in_flight.info.backend_pid
+        c = backend_pid(customer_in_flight)
 
         p = Step(
             venue.dsn,

@@ -16,7 +16,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from .conftest import Venue
-from .racing import Session, Step, assert_refused_only_with, race, refusals
+from .racing import Session, Step, assert_refused_only_with, backend_pid, race, refusals
 
 pytestmark = pytest.mark.concurrency
 
@@ -194,7 +194,7 @@ def test_bookings_expiring_holds_in_their_way_never_deadlock(
             "SELECT 1 FROM bookingdb.bookings WHERE venue_id = %s AND booking_id = %s FOR UPDATE",
             (venue.venue_id, h2),
         )
-        holder = confirm_in_flight.info.backend_pid
+        holder = backend_pid(confirm_in_flight)
 
         b = Step(
             venue.dsn,
@@ -252,7 +252,7 @@ def test_bookings_for_the_two_halves_of_an_expired_hold_both_win(
             "SELECT 1 FROM bookingdb.bookings WHERE venue_id = %s AND booking_id = %s FOR UPDATE",
             (venue.venue_id, h),
         )
-        holder = confirm_in_flight.info.backend_pid
+        holder = backend_pid(confirm_in_flight)
         steps = [
             Step(
                 venue.dsn,
@@ -261,12 +261,14 @@ def test_bookings_for_the_two_halves_of_an_expired_hold_both_win(
                 resource_ids=[table],
                 starts_at=venue.at(start),
                 ends_at=venue.at(start + 60),
-            ).start()
+            )
             for start in (0, 60)
         ]
-        # The second queues behind the first for H's row lock.
-        steps[0].wait_blocked_by(observer, holder)
-        steps[1].wait_blocked_by(observer, holder, steps[0].pid)
+        # The second queues behind the first for H's row lock: it starts only
+        # once the first waits (started together, either could queue first,
+        # and the first would then never be seen waiting for the holder).
+        steps[0].start().wait_blocked_by(observer, holder)
+        steps[1].start().wait_blocked_by(observer, holder, steps[0].pid)
 
         confirm_in_flight.rollback()
         outcomes = [step.join() for step in steps]

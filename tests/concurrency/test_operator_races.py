@@ -9,7 +9,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from .conftest import Venue
-from .racing import Step, assert_refused_only_with, race
+from .racing import Step, assert_refused_only_with, backend_pid, race
 
 pytestmark = pytest.mark.concurrency
 
@@ -56,7 +56,7 @@ def test_bookings_wait_for_a_caller_holding_the_booking_lock(venue: Venue) -> No
             (venue.venue_id, spin, venue.at(0), venue.at(60)),
         )
         waiting = Step(venue.dsn, "create_booking_atomic", **args, quantity=2).start()
-        waiting.wait_blocked_by(observer, owner.info.backend_pid)
+        waiting.wait_blocked_by(observer, backend_pid(owner))
         # The owner books inside its own transaction, then commits.
         with owner.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
