@@ -86,5 +86,7 @@ def test_s2_storm_through_pgbouncer_books_no_slot_twice(
     )
     # The storm really ran: bookings were won and slots were refused.
     outcomes = result.details["outcomes"]
+    checks = ", ".join(f"{c.name}={c.value}" for c in result.checks)
+    print(f"S2 through PgBouncer {bouncer.version}: outcomes {outcomes}; {checks}")
     assert outcomes.get("ok", 0) > 0, outcomes
     assert outcomes.get("BK001", 0) > 0, outcomes
