@@ -43,9 +43,21 @@ $$;
 CREATE FUNCTION bookingdb._reachable(p_venue_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
     SELECT v IS NULL OR coalesce(p_venue_id = ANY (v), false) FROM bookingdb._tenant_venues() AS v
+$$;
+
+-- The row filter of the report_* views. A function a view calls runs with
+-- the reader's rights, so this one runs as the owner (to read the role
+-- bindings) and tells the reader no more than whether it may see a venue.
+-- Separate from _reachable, which the public functions call already as the
+-- owner: a SET clause costs every call.
+CREATE FUNCTION bookingdb._report_visible(p_venue_id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT bookingdb._reachable(p_venue_id)
 $$;
 
 -- The start of a function that reads the venue's rows without

@@ -3,7 +3,7 @@
 -- idempotency keys.
 --
 -- The views belong to the schema owner and read the tables with its rights;
--- each filters on bookingdb._reachable(venue_id), so a reader bound to a
+-- each filters on bookingdb._report_visible(venue_id), so a reader bound to a
 -- venue (by tenant_roles or the bookingdb.venue_id setting, see
 -- 012_tenancy.sql) sees that venue's rows only: row-level security on the
 -- views. security_barrier keeps a reader's own functions in a WHERE clause
@@ -12,7 +12,7 @@
 CREATE VIEW bookingdb.report_venues WITH (security_barrier) AS
 SELECT v.venue_id, v.name, v.timezone, v.created_at
   FROM bookingdb.venues v
- WHERE bookingdb._reachable(v.venue_id);
+ WHERE bookingdb._report_visible(v.venue_id);
 
 COMMENT ON VIEW bookingdb.report_venues IS
     'Venues the reader may see (all of them for an unbound reader).';
@@ -21,7 +21,7 @@ CREATE VIEW bookingdb.report_resources WITH (security_barrier) AS
 SELECT r.venue_id, r.resource_id, r.name, r.kind, r.capacity, r.sell_limit,
        r.seats_min, r.seats_max, r.zone, r.section, r.row_label, r.seat_number
   FROM bookingdb.resources r
- WHERE bookingdb._reachable(r.venue_id);
+ WHERE bookingdb._report_visible(r.venue_id);
 
 COMMENT ON VIEW bookingdb.report_resources IS
     'Resources of the venues the reader may see.';
@@ -33,7 +33,7 @@ SELECT b.venue_id, b.booking_id, b.reference,
        b.event_id, b.series_id, b.total_cents, b.total_deposit_cents,
        b.created_at, b.updated_at
   FROM bookingdb.bookings b
- WHERE bookingdb._reachable(b.venue_id);
+ WHERE bookingdb._report_visible(b.venue_id);
 
 COMMENT ON VIEW bookingdb.report_bookings IS
     'Bookings of the venues the reader may see, without customer details, tokens, payment references or '
@@ -50,7 +50,7 @@ SELECT b.venue_id,
        coalesce(sum(b.total_cents) FILTER (WHERE b.status = 'confirmed'), 0) AS revenue_cents
   FROM bookingdb.bookings b
   JOIN bookingdb.venues v ON v.venue_id = b.venue_id
- WHERE bookingdb._reachable(b.venue_id)
+ WHERE bookingdb._report_visible(b.venue_id)
  GROUP BY b.venue_id, local_day;
 
 COMMENT ON VIEW bookingdb.report_daily IS

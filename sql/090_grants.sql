@@ -104,12 +104,8 @@ BEGIN
         EXECUTE format('REVOKE ALL ON TYPE %s FROM PUBLIC', obj.name);
         EXECUTE format('GRANT USAGE ON TYPE %s TO %I, %I', obj.name, v_app, v_ro);
     END LOOP;
-    -- The report views filter rows with _reachable, which runs with the
-    -- reader's rights (as every function a view calls does): it reads the
-    -- role bindings as the owner and tells the reader no more than whether
-    -- it may see a venue.
-    ALTER FUNCTION bookingdb._reachable(bigint) SECURITY DEFINER;
-    EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._reachable(bigint) TO %I', v_ro);
+    -- The report views' row filter (see 012_tenancy.sql).
+    EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._report_visible(bigint) TO %I', v_ro);
     FOR obj IN
         SELECT c.oid::regclass AS name
           FROM pg_class c
