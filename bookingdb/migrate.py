@@ -246,11 +246,12 @@ def _lock_schema_tables(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     names = [str(r[0]) for r in conn.execute(_SCHEMA_RELATIONS)]
     if not names:
         return
-    row = conn.execute("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")
-    deadlock_ms = int(str(row.fetchone()[0]))  # type: ignore[index]
-    bound = f"{max(10, deadlock_ms // 2)}ms"
-    conn.execute("SELECT set_config('lock_timeout', %s, true)", (bound,))
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", (bound,))
+    conn.execute(
+        "SELECT set_config('lock_timeout', bound, true),"
+        "       set_config('statement_timeout', bound, true)"
+        "  FROM (SELECT greatest(10, setting::int / 2) || 'ms' AS bound"
+        "          FROM pg_settings WHERE name = 'deadlock_timeout') AS half"
+    )
     relations = sql.SQL(", ").join(sql.Identifier("bookingdb", name) for name in names)
     conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(relations))
     conn.execute("SELECT set_config('statement_timeout', '0', true)")
