@@ -102,6 +102,21 @@ def refuse(conn: Conn, code: str, query: str, params: Any = None) -> psycopg.Err
     return error
 
 
+def error_of(
+    conn: Conn, query: str, params: Any = None, *, bound_to: str | None = None
+) -> psycopg.Error | None:
+    """Run ``query`` in a transaction that is always rolled back (with
+    ``bookingdb.venue_id`` set to ``bound_to``, if given); its error, if any."""
+    try:
+        with conn.transaction(force_rollback=True):
+            if bound_to is not None:
+                conn.execute("SELECT set_config('bookingdb.venue_id', %s, true)", (bound_to,))
+            conn.execute(query, params)
+    except psycopg.Error as err:
+        return err
+    return None
+
+
 def one(conn: Conn, query: str, params: Any = None) -> dict[str, Any]:
     """The single row a function returns, as a dict keyed by column name."""
     with conn.cursor(row_factory=dict_row) as cur:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
-from contract_kit import Conn, scalar
+from contract_kit import Conn, error_of, scalar
 from psycopg import sql
 
 PUBLIC_FUNCTIONS = """
@@ -27,12 +27,8 @@ OWNER_ONLY = {"bind_tenant_role", "unbind_tenant_role"}
 
 
 def sqlstate_of(conn: Conn, query: str, params: tuple[object, ...] = ()) -> str | None:
-    try:
-        with conn.transaction(force_rollback=True):
-            conn.execute(query, params)
-    except psycopg.Error as err:
-        return err.sqlstate
-    return None
+    err = error_of(conn, query, params)
+    return None if err is None else err.sqlstate
 
 
 def test_migrate_creates_the_three_roles_and_the_owner_owns_everything(conn: Conn) -> None:

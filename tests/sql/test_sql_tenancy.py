@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from contract_kit import Conn, scalar, snapshot
+from contract_kit import Conn, error_of, scalar, snapshot
 from psycopg.types.json import Jsonb
 
 # Words only the foreign venue's data contains; none may appear in a refusal.
@@ -300,16 +300,8 @@ def public_functions(conn: Conn) -> set[str]:
 
 
 def refusal(conn: Conn, bound_to: str | None, call: Call) -> psycopg.Error | None:
-    """Run ``call`` in a transaction (bound by the setting if given) that is
-    always rolled back; return its error, if any."""
-    try:
-        with conn.transaction(force_rollback=True):
-            if bound_to is not None:
-                conn.execute("SELECT set_config('bookingdb.venue_id', %s, true)", (bound_to,))
-            conn.execute(*call)
-    except psycopg.Error as err:
-        return err
-    return None
+    """``call``'s error, bound by the setting if given; always rolled back."""
+    return error_of(conn, *call, bound_to=bound_to)
 
 
 def assert_refused_without_leak(err: psycopg.Error | None, name: str) -> None:
