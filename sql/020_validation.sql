@@ -91,9 +91,10 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    -- Supported instants: from 1900 to the end of year 9999 (UTC), which
-    -- every client's date type can hold and local-time arithmetic cannot
-    -- overflow.
+    -- Supported instants: from 1900-01-01 to 9999-12-31 00:00 UTC, a day
+    -- short of the end of year 9999, so that the instant in any zone is still
+    -- a date every client's date type can hold, and local-time arithmetic
+    -- cannot overflow.
     IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
        OR p_ends_at <= p_starts_at
        OR p_starts_at < '1900-01-01 00:00+00' OR p_ends_at > '9999-12-31 00:00+00' THEN
