@@ -699,7 +699,7 @@ BEGIN
     -- The lock every booking of this resource takes: no booking slips in
     -- between the check and the change.
     IF r.capacity > 1 THEN
-        PERFORM bookingdb._lock_resources(ARRAY[r.resource_id], ARRAY[r.resource_id]);
+        PERFORM bookingdb._lock_resources(ARRAY[r.resource_id]);
     END IF;
     -- Lowering must leave room for every current and future booking.
     v_used := bookingdb._max_occupancy(r.venue_id, r.resource_id, tstzrange(now(), NULL), NULL,

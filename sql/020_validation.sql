@@ -7,6 +7,14 @@
 --   public functions, name everything schema-qualified, and carry no SET
 --   clause: each SET costs a GUC save/restore and a search-path recompute per
 --   call, measured at ~30% of a booking when every helper had one.
+-- * No function reads the allocations' GiST index (the exclusion
+--   constraint's) with a plain index scan: on PostgreSQL 16 to 18 such a
+--   scan, rescanned (a nested loop's inner side, a correlated subquery), can
+--   mark live entries dead and let the constraint admit a second booking.
+--   Functions whose own statements probe allocations for overlaps run with
+--   enable_indexscan = off, so a GiST read is a bitmap scan, which never
+--   marks entries; the writers' checks read btree indexes instead.
+--   tests/sql/test_sql_gist_plans.py checks every plan they run.
 -- * Public functions that query with their arguments run with
 --   plan_cache_mode = force_generic_plan: their statements are short,
 --   index-driven lookups, and re-planning them for every call's values cost
@@ -36,7 +44,10 @@ $$;
 
 -- The active, unlapsed allocations on one shared resource that overlap
 -- `blocked`, ignoring `exclude_booking_id`. Inlined by the planner into its
--- callers, so it adds no call of its own.
+-- callers, so it adds no call of its own. Read through the btree
+-- allocations_active_by_end (those ending after `blocked` starts), never a
+-- GiST index: the capacity check must not depend on entries a PostgreSQL
+-- 16-18 GiST bug can lose.
 CREATE FUNCTION bookingdb._shared_overlaps(
     p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint)
 RETURNS SETOF bookingdb.allocations
@@ -47,6 +58,7 @@ AS $$
      WHERE a.venue_id = p_venue_id
        AND a.resource_id = p_resource_id
        AND a.active AND NOT a.exclusive
+       AND upper(a.blocked) > coalesce(lower(p_blocked), '-infinity')
        AND a.blocked && p_blocked
        AND (a.expires_at IS NULL OR a.expires_at > now())
        AND a.booking_id IS DISTINCT FROM p_exclude_booking_id

@@ -20,30 +20,32 @@ AS $$
         || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1)
 $$;
 
--- Every booking takes a transaction-scoped advisory lock per resource
--- (safe under PgBouncer transaction pooling, released at commit or
--- rollback), in sorted id order so that bookings naming several resources
--- cannot wait on each other in a cycle. Shared resources (capacity > 1)
--- are guarded by it: exclusive mode, then the capacity check. Exclusive
--- resources are guarded by the exclusion constraint; bookings take their
--- lock in shared mode (they never wait for each other on it), so that a
--- caller holding it with acquire_booking_lock holds them all off.
-CREATE FUNCTION bookingdb._lock_resources(p_resource_ids bigint[], p_shared_ids bigint[])
+-- Every booking takes a transaction-scoped advisory lock per resource, in
+-- exclusive mode (safe under PgBouncer transaction pooling, released at
+-- commit or rollback), in sorted id order so that bookings naming several
+-- resources cannot wait on each other in a cycle. Only bookings of the same
+-- resource wait for each other. The lock is what makes the checks that
+-- follow sound: the capacity check of shared resources, and for exclusive
+-- resources the neighbour check that backs the exclusion constraint (see
+-- _place). A caller holding it with acquire_booking_lock holds them all off.
+CREATE FUNCTION bookingdb._lock_resources(p_resource_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
     -- Lock-then-read is only sound when the read after the lock sees what the
-    -- previous holder committed, i.e. with a fresh snapshot per statement.
-    IF p_shared_ids IS NOT NULL AND current_setting('transaction_isolation') = 'repeatable read' THEN
+    -- previous holder committed, i.e. with a fresh snapshot per statement
+    -- (READ COMMITTED), or when the database aborts a read that missed a
+    -- concurrent write (SERIALIZABLE). A REPEATABLE READ snapshot predates
+    -- the lock, so neither the capacity check nor the neighbour check could
+    -- see the booking that held it before us.
+    IF current_setting('transaction_isolation') = 'repeatable read' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK008',
-            MESSAGE = 'shared resources cannot be booked in a REPEATABLE READ transaction',
+            MESSAGE = 'bookings cannot be made in a REPEATABLE READ transaction',
             HINT = 'Use READ COMMITTED (the default) or SERIALIZABLE.';
     END IF;
     -- unnest keeps the (sorted) array order, so locks are taken in id order.
-    PERFORM CASE WHEN x = ANY (p_shared_ids) THEN pg_advisory_xact_lock(bookingdb._lock_key(x))
-                 ELSE pg_advisory_xact_lock_shared(bookingdb._lock_key(x)) END
-       FROM unnest(p_resource_ids) AS x;
+    PERFORM pg_advisory_xact_lock(bookingdb._lock_key(x)) FROM unnest(p_resource_ids) AS x;
 END
 $$;
 
@@ -78,20 +80,39 @@ END
 $$;
 
 -- Lapsed holds (past expires_at, still marked held) whose allocations are
--- in the way of [starts_at, ends_at) on these exclusive resources.
+-- in the way of [starts_at, ends_at) on these exclusive resources. Read
+-- through the btree allocations_active_by_end, never the GiST index (the
+-- resource, not a.exclusive, says what is exclusive, so the constraint's
+-- partial index cannot serve it). The active allocations of an exclusive
+-- resource never overlap each other, so those meeting a window w are the
+-- ones ending inside it, plus at most one ending after it: the first, if it
+-- starts before w ends. Two bounded index ranges, however long the history.
 CREATE FUNCTION bookingdb._lapsed_holds_in_way(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz)
 RETURNS SETOF bigint
 LANGUAGE sql STABLE
 AS $$
     SELECT a.booking_id
-      FROM bookingdb.allocations a
-      JOIN bookingdb.resources r ON r.venue_id = a.venue_id AND r.resource_id = a.resource_id
-     WHERE a.venue_id = p_venue_id
-       AND a.resource_id = ANY (p_resource_ids)
-       AND a.active AND a.exclusive
+      FROM bookingdb.resources r
+     CROSS JOIN LATERAL (
+            SELECT tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after) AS w) AS q
+     CROSS JOIN LATERAL (
+            SELECT x.booking_id, x.blocked, x.expires_at
+              FROM bookingdb.allocations x
+             WHERE x.venue_id = r.venue_id AND x.resource_id = r.resource_id AND x.active
+               AND upper(x.blocked) > lower(q.w) AND upper(x.blocked) <= upper(q.w)
+            UNION ALL
+            (SELECT x.booking_id, x.blocked, x.expires_at
+               FROM bookingdb.allocations x
+              WHERE x.venue_id = r.venue_id AND x.resource_id = r.resource_id AND x.active
+                AND upper(x.blocked) > upper(q.w)
+              ORDER BY upper(x.blocked)
+              LIMIT 1)) AS a
+     WHERE r.venue_id = p_venue_id
+       AND r.resource_id = ANY (p_resource_ids)
+       AND r.capacity = 1
+       AND a.blocked && q.w
        AND a.expires_at <= now()
-       AND a.blocked && tstzrange(p_starts_at - r.buffer_before, p_ends_at + r.buffer_after)
 $$;
 
 -- Lazy expiry: marks the lapsed holds in the way expired (the status change
@@ -138,9 +159,10 @@ END
 $$;
 
 -- Writes a booking's allocations (one per resource). Exclusive resources are
--- guarded by the exclusion constraint. When a lapsed hold is in the way, it
--- is expired and the insert retried once; raises BK001 naming the resources
--- still taken (the exception undoes everything the caller wrote).
+-- guarded twice: by the exclusion constraint, then by _check_neighbours.
+-- When a lapsed hold is in the way, it is expired and the insert retried
+-- once; raises BK001 naming the resources still taken (the exception undoes
+-- everything the caller wrote).
 --
 -- p_may_wait: the caller has written no allocation before this call (a new
 -- booking), so if the first insert places nothing, waiting for a lapsed
@@ -180,6 +202,7 @@ BEGIN
          WHERE x NOT IN (SELECT resource_id FROM placed);
 
         IF v_todo IS NULL THEN
+            PERFORM bookingdb._check_neighbours(p_venue_id, p_booking_id);
             RETURN;
         END IF;
         EXIT WHEN attempt = 2;
@@ -187,9 +210,84 @@ BEGIN
                                          p_may_wait AND v_todo = p_resource_ids);
     END LOOP;
 
+    PERFORM bookingdb._refuse_taken(v_todo, p_starts_at, p_ends_at);
+END
+$$;
+
+CREATE FUNCTION bookingdb._refuse_taken(p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
     RAISE EXCEPTION USING ERRCODE = 'BK001', MESSAGE = 'slot unavailable',
-        DETAIL = format('resource_ids taken between %s and %s: %s', p_starts_at, p_ends_at, v_todo),
+        DETAIL = format('resource_ids taken between %s and %s: %s', p_starts_at, p_ends_at, p_resource_ids),
         HINT = 'Choose another time or resource; check_availability answers without booking.';
+END
+$$;
+
+-- The second line behind the exclusion constraint, independent of GiST: on
+-- PostgreSQL 16 to 18 a rescanned GiST index scan (any query's, an
+-- operator's included) can mark live entries of allocations_no_overlap
+-- dead, and the constraint then admits an overlapping row. Under the
+-- resource's exclusive lock (_lock_resources), with the booking's
+-- allocations written, each of its exclusive allocations is compared with
+-- its neighbour through the btree allocations_active_by_end: the first
+-- other active allocation of the resource ending after it starts. Active
+-- allocations of an exclusive resource never overlap each other (every
+-- insert passes this check under the lock), so sorted by end they are
+-- sorted by start too, and only that first one can overlap.
+--
+-- Finding one means the constraint missed it: a WARNING names the index
+-- (it needs `bookingdb doctor`). A lapsed hold found there is free and is
+-- expired (skip-locked: this transaction has written, so it must not
+-- wait); anything else is refused with BK001, as the constraint would have.
+CREATE FUNCTION bookingdb._check_neighbours(p_venue_id bigint, p_booking_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_clash record;
+BEGIN
+    FOR v_clash IN
+        SELECT m.resource_id, m.blocked, n.booking_id AS other, n.expires_at <= now() AS lapsed
+          FROM bookingdb.allocations m
+         CROSS JOIN LATERAL (
+                SELECT x.booking_id, x.blocked, x.expires_at
+                  FROM bookingdb.allocations x
+                 WHERE x.venue_id = m.venue_id AND x.resource_id = m.resource_id AND x.active
+                   AND upper(x.blocked) > lower(m.blocked)
+                   AND x.booking_id <> m.booking_id
+                 ORDER BY upper(x.blocked)
+                 LIMIT 1) AS n
+         WHERE m.venue_id = p_venue_id AND m.booking_id = p_booking_id AND m.exclusive
+           AND lower(n.blocked) < upper(m.blocked)
+    LOOP
+        RAISE WARNING USING
+            MESSAGE = format('bookingdb: index allocations_no_overlap missed an overlap on resource %s',
+                             v_clash.resource_id),
+            DETAIL = format('booking %s overlaps booking %s%s', p_booking_id, v_clash.other,
+                            CASE WHEN v_clash.lapsed THEN ' (a lapsed hold, now expired)' ELSE '' END),
+            HINT = 'The GiST index has lost entries (a PostgreSQL 16-18 bug). Run bookingdb doctor.';
+        IF v_clash.lapsed THEN
+            UPDATE bookingdb.bookings b SET status = 'expired'
+             WHERE b.venue_id = p_venue_id AND b.booking_id IN (
+                    SELECT h.booking_id FROM bookingdb.bookings h
+                     WHERE h.venue_id = p_venue_id AND h.booking_id = v_clash.other
+                       AND h.status = 'held' AND h.expires_at <= now()
+                       FOR UPDATE SKIP LOCKED);
+        END IF;
+        -- The lapsed hold could not be expired, was not the only neighbour
+        -- in the way, or was no hold at all: refuse.
+        IF NOT v_clash.lapsed OR EXISTS (
+                SELECT 1 FROM bookingdb.allocations x
+                 WHERE x.venue_id = p_venue_id AND x.resource_id = v_clash.resource_id AND x.active
+                   AND upper(x.blocked) > lower(v_clash.blocked)
+                   AND lower(x.blocked) < upper(v_clash.blocked)
+                   AND x.booking_id <> p_booking_id) THEN
+            PERFORM bookingdb._refuse_taken(ARRAY[v_clash.resource_id], lower(v_clash.blocked),
+                                            upper(v_clash.blocked));
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -348,7 +446,7 @@ BEGIN
     -- row stay outside the critical section. A twin request with the same
     -- idempotency key never gets here: it waits on this booking's key above
     -- and then returns this booking.
-    PERFORM bookingdb._lock_resources(v_req.resource_ids, v_req.shared_ids);
+    PERFORM bookingdb._lock_resources(v_req.resource_ids);
     IF v_req.shared_ids IS NOT NULL THEN
         PERFORM bookingdb._check_shared(p_venue_id, v_req.shared_ids, p_starts_at, p_ends_at,
                                         p_quantity, NULL);

@@ -140,7 +140,7 @@ BEGIN
     PERFORM bookingdb._check_customer(v_venue, v_row.customer, starts_at);
 
     -- Same lock order as _book: resource locks, lapsed holds, allocations.
-    PERFORM bookingdb._lock_resources(v_req.resource_ids, v_req.shared_ids);
+    PERFORM bookingdb._lock_resources(v_req.resource_ids);
     IF v_req.shared_ids IS NOT NULL THEN
         PERFORM bookingdb._check_shared(v_row.venue_id, v_req.shared_ids, starts_at, ends_at,
                                         v_row.quantity, v_row.booking_id);
@@ -218,6 +218,7 @@ RETURNS SETOF bookingdb.booking_slot
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
+SET enable_indexscan = off
 AS $$
 DECLARE
     v_window tstzrange;

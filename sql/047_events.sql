@@ -173,6 +173,7 @@ COMMENT ON FUNCTION bookingdb.add_event_inventory(bigint, bigint, bigint[], text
 CREATE FUNCTION bookingdb._best_seats(p_event bookingdb.events, p_category text, p_quantity int)
 RETURNS bigint[]
 LANGUAGE plpgsql STABLE
+SET enable_indexscan = off
 AS $$
 BEGIN
     RETURN (
@@ -417,6 +418,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 SET jit = off
+SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 DECLARE

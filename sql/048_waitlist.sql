@@ -28,6 +28,43 @@ AS $$
                w.booking_id, w.created_at)::bookingdb.waitlist_entry
 $$;
 
+-- The ways to satisfy a waiting entry, in the order they are tried: one
+-- of its resources, or for an event entry party_size free listed seats.
+-- Its own function so the seat read runs with enable_indexscan = off (see
+-- 020_validation.sql) without the offer's booking running under it.
+CREATE FUNCTION bookingdb._offer_options(e bookingdb.waitlist, p_only bigint[])
+RETURNS TABLE (ids bigint[], quantity int)
+LANGUAGE plpgsql STABLE
+SET enable_indexscan = off
+AS $$
+BEGIN
+    RETURN QUERY
+        SELECT ARRAY[r.resource_id] AS ids,
+               CASE WHEN r.capacity > 1 THEN e.party_size WHEN e.event_id IS NULL THEN 1 END AS quantity
+          FROM bookingdb.resources r
+         WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
+           AND (p_only IS NULL OR r.resource_id = ANY (p_only))
+           AND (e.event_id IS NULL OR r.capacity > 1)
+        UNION ALL
+        SELECT (SELECT array_agg(s.resource_id ORDER BY s.resource_id)
+                  FROM (SELECT r.resource_id FROM bookingdb.resources r
+                         WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
+                           AND r.capacity = 1
+                           AND NOT EXISTS (
+                               SELECT 1 FROM bookingdb.allocations a
+                                WHERE a.venue_id = e.venue_id AND a.resource_id = r.resource_id
+                                  AND a.active AND a.exclusive
+                                  AND a.blocked && tstzrange(e.starts_at - r.buffer_before,
+                                                             e.ends_at + r.buffer_after)
+                                  AND (a.expires_at IS NULL OR a.expires_at > now()))
+                         ORDER BY r.resource_id
+                         LIMIT e.party_size) AS s
+                HAVING count(*) = e.party_size),
+               NULL
+         WHERE e.event_id IS NOT NULL;
+END
+$$;
+
 -- Tries to offer one waiting entry a hold; returns it (NULL: no offer).
 -- p_only: the resources to offer (NULL: any of the entry's). The ways
 -- to satisfy it are tried in order, each in a subtransaction: for a plain
@@ -54,30 +91,7 @@ BEGIN
     END IF;
     -- Holds this offer expires on its way are not offered on in turn.
     PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
-    FOR v_option IN
-        SELECT ARRAY[r.resource_id] AS ids,
-               CASE WHEN r.capacity > 1 THEN e.party_size WHEN e.event_id IS NULL THEN 1 END AS quantity
-          FROM bookingdb.resources r
-         WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
-           AND (p_only IS NULL OR r.resource_id = ANY (p_only))
-           AND (e.event_id IS NULL OR r.capacity > 1)
-        UNION ALL
-        SELECT (SELECT array_agg(s.resource_id ORDER BY s.resource_id)
-                  FROM (SELECT r.resource_id FROM bookingdb.resources r
-                         WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
-                           AND r.capacity = 1
-                           AND NOT EXISTS (
-                               SELECT 1 FROM bookingdb.allocations a
-                                WHERE a.venue_id = e.venue_id AND a.resource_id = r.resource_id
-                                  AND a.active AND a.exclusive
-                                  AND a.blocked && tstzrange(e.starts_at - r.buffer_before,
-                                                             e.ends_at + r.buffer_after)
-                                  AND (a.expires_at IS NULL OR a.expires_at > now()))
-                         ORDER BY r.resource_id
-                         LIMIT e.party_size) AS s
-                HAVING count(*) = e.party_size),
-               NULL
-         WHERE e.event_id IS NOT NULL
+    FOR v_option IN SELECT * FROM bookingdb._offer_options(e, p_only)
     LOOP
         CONTINUE WHEN v_option.ids IS NULL;
         BEGIN

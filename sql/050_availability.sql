@@ -92,6 +92,7 @@ CREATE FUNCTION bookingdb._requests_free(
     p_ends timestamptz[], p_quantity int[], p_exclude_booking_id bigint)
 RETURNS TABLE (idx int, wanted int, known int, available boolean)
 LANGUAGE plpgsql STABLE
+SET enable_indexscan = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -275,6 +276,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 SET jit = off
+SET enable_indexscan = off
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -420,6 +422,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 SET jit = off
+SET enable_indexscan = off
 AS $$
 #variable_conflict use_variable
 DECLARE
@@ -500,6 +503,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 SET jit = off
+SET enable_indexscan = off
 AS $$
 #variable_conflict use_variable
 DECLARE

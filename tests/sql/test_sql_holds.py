@@ -83,6 +83,52 @@ def test_a_lapsed_hold_on_a_shared_resource_frees_its_units(conn: Conn, venue: i
     assert violations(conn) == []
 
 
+def _stored_status(conn: Conn, booking_id: int) -> str:
+    query = "SELECT status FROM bookingdb.bookings WHERE booking_id = %s"
+    return str(scalar(conn, query, (booking_id,)))
+
+
+def _feed_actions(conn: Conn, venue: int, booking_id: int) -> list[str]:
+    return [
+        r["action"]
+        for r in rows(conn, "SELECT * FROM bookingdb.changes_since(%s)", (venue,))
+        if r["booking_id"] == booking_id
+    ]
+
+
+def test_a_booking_marks_a_lapsed_hold_on_its_table_expired_in_its_own_transaction(
+    conn: Conn, venue: int, at: At
+) -> None:
+    # As the README says: the feed and the audit show the hold expiring in
+    # the transaction of the booking that took its table.
+    table = add_resource(conn, venue, "T1")
+    lapsed = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
+    expire_now(conn, lapsed)
+    book(conn, venue, [table], at(10), at(12))
+    assert _stored_status(conn, lapsed["id"]) == "expired"
+    assert _feed_actions(conn, venue, lapsed["id"])[-1] == "expired"
+
+
+def test_a_lapsed_hold_on_a_shared_resource_is_left_to_the_sweeper(
+    conn: Conn, venue: int, at: At
+) -> None:
+    # On a shared resource a lapsed hold is not counted, so it is in nobody's
+    # way and a booking leaves it as it is (its places go to whoever asks;
+    # marking it would take a lock on its row for nothing). The sweeper marks
+    # it, and offers its places to the waitlist, as the README says.
+    yoga = add_resource(conn, venue, "Yoga", capacity=2)
+    lapsed = hold(conn, venue, [yoga], at(10), at(11), quantity=2, ttl="1 microsecond")
+    expire_now(conn, lapsed)
+    book(conn, venue, [yoga], at(10), at(11), quantity=2)
+    assert _stored_status(conn, lapsed["id"]) == "held"
+    assert get(conn, venue, lapsed["id"])["status"] == "expired"
+    assert "expired" not in _feed_actions(conn, venue, lapsed["id"])
+    assert scalar(conn, "SELECT bookingdb.expire_holds()") == 1
+    assert _stored_status(conn, lapsed["id"]) == "expired"
+    assert _feed_actions(conn, venue, lapsed["id"])[-1] == "expired"
+    assert violations(conn) == []
+
+
 def test_a_live_hold_blocks_and_a_confirmed_hold_keeps_blocking(
     conn: Conn, venue: int, at: At
 ) -> None:

@@ -1,0 +1,22 @@
+-- A btree of the active allocations by end, for checks that must not read a GiST index.
+--
+-- depends: 0006_tenant_roles
+-- transactional: false
+--
+-- On PostgreSQL 16 to 18 a rescanned GiST index scan can mark live entries
+-- dead after a root split, and the exclusion constraint then admits an
+-- overlapping row (see CHANGELOG, "Seats sold twice"). The constraint stays
+-- the first line; this index serves the second line, which never reads a
+-- GiST index:
+--
+-- * the neighbour check after every allocation insert on an exclusive
+--   resource: the first active allocation ending after the new one starts
+--   (among non-overlapping ranges that is the only one that can overlap);
+-- * lazy expiry: the lapsed holds in a booking's way on exclusive resources;
+-- * the capacity check of shared resources: the active allocations ending
+--   after the requested start.
+--
+-- CONCURRENTLY (so outside a transaction): the build does not block the
+-- bookings that write the allocations.
+CREATE INDEX CONCURRENTLY allocations_active_by_end ON bookingdb.allocations
+    (venue_id, resource_id, upper(blocked)) WHERE active;
