@@ -187,11 +187,37 @@ def ensure_roles(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> 
             ):
                 conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
     for name in (roles.app, roles.readonly):
-        conn.execute(
-            sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
-                sql.Identifier(name), sql.Literal(ROLE_STATEMENT_TIMEOUT)
-            )
-        )
+        _set_role_statement_timeout(conn, name)
+
+
+_ROLE_SETTING_IS_CURRENT = """
+SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                WHERE r.rolname = %s AND s.setdatabase = 0
+                  AND %s = ANY (s.setconfig))
+"""
+ROLE_SETTING_ATTEMPTS = 20
+
+
+def _set_role_statement_timeout(conn: psycopg.Connection[tuple[object, ...]], name: str) -> None:
+    """Roles and their settings are cluster-wide: migrates of two databases
+    (each under its own database's lock) may both write the same role's
+    setting, and the loser gets "tuple concurrently updated" (XX000). Write
+    only when it differs, and try again when another writer got there first."""
+    wanted = f"statement_timeout={ROLE_STATEMENT_TIMEOUT}"
+    statement = sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+        sql.Identifier(name), sql.Literal(ROLE_STATEMENT_TIMEOUT)
+    )
+    for attempt in range(ROLE_SETTING_ATTEMPTS):
+        row = conn.execute(_ROLE_SETTING_IS_CURRENT, (name, wanted)).fetchone()
+        if row is not None and row[0]:
+            return
+        try:
+            conn.execute(statement)
+            return
+        except psycopg.errors.InternalError_ as err:
+            if "concurrently updated" not in str(err) or attempt == ROLE_SETTING_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05))
 
 
 def apply_sql(
@@ -217,9 +243,22 @@ def apply_sql(
     return applied
 
 
+# A second migrate waits for the first by polling, never inside
+# pg_advisory_lock: a statement that waits holds a snapshot, and the first
+# migrate's CREATE INDEX CONCURRENTLY waits for every older snapshot to go,
+# while it holds the lock the second waits for. Neither would ever finish.
+LOCK_POLL_MAX_SECONDS = 0.5
+
+
 @contextmanager
 def _migrate_lock(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[None]:
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK_KEY,))
+    pause = 0.01
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATE_LOCK_KEY,)).fetchone()
+        if row is not None and row[0]:
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, LOCK_POLL_MAX_SECONDS)
     try:
         yield
     finally:
