@@ -49,6 +49,29 @@ BEGIN
 END
 $$;
 
+-- The same locks without waiting for any: lock_not_available (55P03) unless
+-- every one was free. For a waitlist offer, made inside the transaction of
+-- the change that freed the slot: that transaction may hold a row a booking
+-- with the lock is waiting for (a cancelled allocation its exclusion check
+-- must see settled), so the offer waiting for that booking's lock would
+-- close a cycle. It gives way instead; the caller's subtransaction, rolled
+-- back, lets go of the locks it did take.
+CREATE FUNCTION bookingdb._try_lock_resources(p_resource_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    x bigint;
+BEGIN
+    FOREACH x IN ARRAY p_resource_ids LOOP
+        IF NOT pg_try_advisory_xact_lock(bookingdb._lock_key(x)) THEN
+            RAISE EXCEPTION USING ERRCODE = 'lock_not_available',
+                MESSAGE = format('resource %s is being booked by another transaction', x);
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- With the locks held: the highest occupancy at any instant plus the request
 -- must fit every shared resource, else BK002.
 CREATE FUNCTION bookingdb._check_shared(

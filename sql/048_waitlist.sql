@@ -83,6 +83,9 @@ DECLARE
     v_option   record;
     v_booking  bookingdb.booking;
     v_timeout  text := current_setting('lock_timeout');
+    v_bound_ms numeric := coalesce(nullif(extract(epoch FROM v_timeout::interval) * 1000, 0), 5000);
+    v_entry_wait text := greatest(1, round(v_bound_ms / 10)) || 'ms';
+    v_slot_wait  text := greatest(1, round(v_bound_ms / 50)) || 'ms';
     v_offering text := coalesce(current_setting('bookingdb.offer_on_expiry', true), '');
     v_state    text;
 BEGIN
@@ -101,8 +104,10 @@ BEGIN
             -- transactions serve it at the same moment: the second sees the
             -- entry served, or free to serve. It waits longer for the entry
             -- (500 ms) than for a slot (100 ms), so of two servers waiting
-            -- on each other, the one stuck on a slot gives way first.
-            PERFORM set_config('lock_timeout', '500ms', true);
+            -- on each other, the one stuck on a slot gives way first. Both
+            -- are fractions of the function's own bound (500 and 100 ms of
+            -- the default 5 s).
+            PERFORM set_config('lock_timeout', v_entry_wait, true);
             PERFORM 1 FROM bookingdb.waitlist w
              WHERE w.venue_id = e.venue_id AND w.entry_id = e.entry_id AND w.status = 'waiting'
                FOR UPDATE;
@@ -111,7 +116,8 @@ BEGIN
                 -- version even so: roll the try back to let go of it.
                 RAISE EXCEPTION USING ERRCODE = 'no_data_found';
             END IF;
-            PERFORM set_config('lock_timeout', '100ms', true);
+            PERFORM set_config('lock_timeout', v_slot_wait, true);
+            PERFORM bookingdb._try_lock_resources(v_option.ids);
             IF e.event_id IS NOT NULL THEN
                 v_booking := bookingdb._book_tickets(v_event, v_option.ids, v_option.quantity, e.customer,
                                                      NULL, NULL, NULL, e.entry_id);
@@ -284,7 +290,6 @@ CREATE FUNCTION bookingdb.join_waitlist(
     party_size int DEFAULT 1, customer jsonb DEFAULT NULL, priority int DEFAULT 0, event_id bigint DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -343,7 +348,6 @@ COMMENT ON FUNCTION bookingdb.join_waitlist(bigint, bigint[], timestamptz, times
 CREATE FUNCTION bookingdb.leave_waitlist(venue_id bigint, entry_id bigint)
 RETURNS bookingdb.waitlist_entry
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -408,7 +412,6 @@ COMMENT ON FUNCTION bookingdb.waitlist(bigint, boolean) IS
 CREATE FUNCTION bookingdb.process_waitlist(venue_id bigint, max_entries int DEFAULT 100)
 RETURNS int
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
