@@ -7,7 +7,6 @@ CREATE FUNCTION bookingdb.create_series(
     idempotency_key text DEFAULT NULL)
 RETURNS SETOF bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -22,9 +21,13 @@ DECLARE
     v_detail   text;
     v_hint     text;
 BEGIN
-    IF first_starts_at IS NULL OR NOT isfinite(first_starts_at) THEN
+    -- Outside the supported instants (_check_range) before any arithmetic
+    -- on it: near the end of timestamptz, adding the duration overflows.
+    IF first_starts_at IS NULL OR NOT isfinite(first_starts_at)
+       OR first_starts_at NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
-            DETAIL = format('first_starts_at: %s', coalesce(first_starts_at::text, 'NULL'));
+            DETAIL = format('first_starts_at: %s', coalesce(first_starts_at::text, 'NULL')),
+            HINT = 'first_starts_at must be finite and from 1900 to 9999-12-30.';
     END IF;
     IF v_duration IS NULL OR v_duration > interval '31 days' OR every IS NULL OR every <= interval '0'
        OR every > interval '366 days'
@@ -105,7 +108,6 @@ CREATE FUNCTION bookingdb.cancel_series(
     venue_id bigint, series_id bigint, from_starts_at timestamptz DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS SETOF bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$

@@ -41,7 +41,6 @@ $$;
 CREATE FUNCTION bookingdb.changes_since(venue_id bigint, after_seq bigint DEFAULT 0, max_rows int DEFAULT 1000)
 RETURNS SETOF bookingdb.change
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -80,7 +79,6 @@ COMMENT ON FUNCTION bookingdb.changes_since(bigint, bigint, int) IS
 CREATE FUNCTION bookingdb.prune_changes(venue_id bigint, older_than interval DEFAULT '30 days')
 RETURNS bigint
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -109,7 +107,6 @@ COMMENT ON FUNCTION bookingdb.prune_changes(bigint, interval) IS
 CREATE FUNCTION bookingdb.record_refusal(venue_id bigint, code text)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -144,11 +141,21 @@ AS $$
 DECLARE
     v        bookingdb.venues := bookingdb._require_venue(venue_id);
     v_since  timestamptz := coalesce(since, now() - interval '7 days');
-    v_until  timestamptz := coalesce(until, greatest(now(), coalesce(since, now())) + interval '7 days');
+    v_until  timestamptz := until;
     v_window tstzrange;
 BEGIN
-    IF NOT isfinite(v_since) OR NOT isfinite(v_until) OR v_until <= v_since
-       OR v_until - v_since > interval '366 days' THEN
+    -- Both ends within the supported instants (_check_range) before any
+    -- arithmetic on them: near the ends of timestamptz it overflows.
+    IF v_since BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
+        v_until := coalesce(v_until, greatest(now(), v_since) + interval '7 days');
+    END IF;
+    IF v_until IS NULL OR v_since NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00'
+       OR v_until NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
+        RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
+            DETAIL = format('since: %s, until: %s', v_since, coalesce(v_until::text, 'NULL')),
+            HINT = 'since and until must be finite and from 1900 to 9999-12-30, at most 366 days apart.';
+    END IF;
+    IF v_until <= v_since OR v_until - v_since > interval '366 days' THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
             DETAIL = format('since: %s, until: %s (at most 366 days apart)', v_since, v_until);
     END IF;

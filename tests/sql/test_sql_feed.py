@@ -174,6 +174,18 @@ def test_stats_count_bookings_holds_refusals_utilisation_and_hours(
     assert sum(h["bookings"] for h in stats["bookings_per_hour"]) == 2
     refuse(conn, "BK011", "SELECT bookingdb.stats(%s, %s, %s)", (venue, at(5), at(1)))
     refuse(conn, "BK007", "SELECT bookingdb.stats(%s)", (-1,))
+    # The ends of timestamptz: a refusal, not an overflow (22008).
+    for since, until in [
+        ("294276-12-31 23:59:59+00", None),
+        ("4713-01-01 00:00+00 BC", "294276-12-31 00:00+00"),
+        ("1899-12-31 00:00+00", None),
+    ]:
+        refuse(
+            conn,
+            "BK011",
+            "SELECT bookingdb.stats(%s, %s::timestamptz, %s::timestamptz)",
+            (venue, since, until),
+        )
 
 
 def test_health_reports_unswept_holds_feed_lag_and_broken_invariants(

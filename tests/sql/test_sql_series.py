@@ -172,6 +172,13 @@ def test_bad_series_arguments_are_refused(
         (venue, [table], local(ZONE, monday, 19), duration, every, occurrences, None),
     )
     refuse(conn, "BK011", SERIES, (venue, [table], None, "1 hour", "7 days", 3, None))
+    # The end of timestamptz: a refusal, not an overflow (22008).
+    refuse(
+        conn,
+        "BK011",
+        SERIES,
+        (venue, [table], "294276-12-31 23:59:59+00", "1 hour", "7 days", 3, None),
+    )
 
 
 def test_a_series_across_a_dst_change_is_refused_whole_by_a_clash_in_local_time(
