@@ -91,7 +91,6 @@ $$;
 CREATE FUNCTION bookingdb.bind_tenant_role(venue_id bigint, role_name text)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -117,7 +116,6 @@ COMMENT ON FUNCTION bookingdb.bind_tenant_role(bigint, text) IS
 CREATE FUNCTION bookingdb.unbind_tenant_role(venue_id bigint, role_name text)
 RETURNS boolean
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE

@@ -55,7 +55,6 @@ $$;
 CREATE FUNCTION bookingdb.create_venue(name text, timezone text DEFAULT 'UTC')
 RETURNS bigint
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
@@ -91,7 +90,6 @@ CREATE FUNCTION bookingdb.add_resource(
     seats_min int DEFAULT 1, seats_max int DEFAULT NULL, kind text DEFAULT 'table')
 RETURNS bigint
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE

@@ -231,7 +231,6 @@ $$;
 CREATE FUNCTION bookingdb.set_venue_rules(venue_id bigint, rules jsonb)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_column
@@ -388,7 +387,6 @@ $$;
 CREATE FUNCTION bookingdb.set_opening_hours(venue_id bigint, weekday int, opens time, closes time)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -418,7 +416,6 @@ COMMENT ON FUNCTION bookingdb.set_opening_hours(bigint, int, time, time) IS
 CREATE FUNCTION bookingdb.clear_opening_hours(venue_id bigint, weekday int DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -442,7 +439,6 @@ CREATE FUNCTION bookingdb.set_date_override(venue_id bigint, day date, opens tim
                                             closes time DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -475,7 +471,6 @@ COMMENT ON FUNCTION bookingdb.set_date_override(bigint, date, time, time) IS
 CREATE FUNCTION bookingdb.clear_date_overrides(venue_id bigint, day date DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -539,7 +534,6 @@ CREATE FUNCTION bookingdb.set_resource_buffers(venue_id bigint, resource_id bigi
                                                after interval)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -570,7 +564,6 @@ CREATE FUNCTION bookingdb.set_resource_pricing(venue_id bigint, resource_id bigi
                                                min_spend_cents int, zone text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -604,7 +597,6 @@ COMMENT ON FUNCTION bookingdb.set_resource_pricing(bigint, bigint, int, int, tex
 CREATE FUNCTION bookingdb.link_resources(venue_id bigint, a bigint, b bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
@@ -633,7 +625,6 @@ COMMENT ON FUNCTION bookingdb.link_resources(bigint, bigint, bigint) IS
 CREATE FUNCTION bookingdb.unlink_resources(venue_id bigint, a bigint, b bigint)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -677,7 +668,6 @@ COMMENT ON FUNCTION bookingdb.list_resources(bigint) IS
 CREATE FUNCTION bookingdb.set_sellable_capacity(venue_id bigint, resource_id bigint, sellable_capacity int)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable

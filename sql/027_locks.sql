@@ -24,7 +24,6 @@ CREATE FUNCTION bookingdb.acquire_booking_lock(
     venue_id bigint, resource_id bigint, starts_at timestamptz, ends_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN
@@ -38,7 +37,8 @@ COMMENT ON FUNCTION bookingdb.acquire_booking_lock(bigint, bigint, timestamptz, 
     'Takes, until the end of the calling transaction, the lock every booking of this resource takes, so no '
     'booking, hold, move or capacity change on it runs until this transaction commits or rolls back (its own '
     'bookings do). It locks the whole resource; starts_at/ends_at are checked and say what the caller means to '
-    'book. Waits at most 5 s. Transaction-scoped only (no session-level pair: it breaks under PgBouncer '
+    'book. Waits at most the functions'' lock bound (bookingdb.lock_timeout, 5 s by default). '
+    'Transaction-scoped only (no session-level pair: it breaks under PgBouncer '
     'transaction pooling and leaks on crashed clients); in autocommit mode it is released at once. '
     'Refusals: BK007 unknown venue/resource, BK011 bad range, BK020 busy.';
 
@@ -46,7 +46,6 @@ CREATE FUNCTION bookingdb.try_booking_lock(
     venue_id bigint, resource_id bigint, starts_at timestamptz, ends_at timestamptz)
 RETURNS boolean
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 BEGIN

@@ -8,7 +8,6 @@ CREATE FUNCTION bookingdb.create_hold(
     ttl interval DEFAULT NULL, holder text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -33,7 +32,6 @@ CREATE FUNCTION bookingdb.confirm_hold(
     venue_id bigint, booking_id bigint, customer jsonb DEFAULT NULL, payment_ref text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -80,7 +78,6 @@ COMMENT ON FUNCTION bookingdb.confirm_hold(bigint, bigint, jsonb, text) IS
 CREATE FUNCTION bookingdb.extend_hold(venue_id bigint, booking_id bigint, extra interval)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -113,7 +110,6 @@ COMMENT ON FUNCTION bookingdb.extend_hold(bigint, bigint, interval) IS
 CREATE FUNCTION bookingdb.release_hold(venue_id bigint, booking_id bigint)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -139,7 +135,6 @@ COMMENT ON FUNCTION bookingdb.release_hold(bigint, bigint) IS
 CREATE FUNCTION bookingdb.expire_holds(max_rows int DEFAULT 1000)
 RETURNS int
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE

@@ -6,7 +6,6 @@ CREATE FUNCTION bookingdb.create_booking_atomic(
     idempotency_key text DEFAULT NULL, status text DEFAULT 'confirmed')
 RETURNS bookingdb.booking
 LANGUAGE sql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -65,7 +64,6 @@ CREATE FUNCTION bookingdb.cancel_booking(
     venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -81,7 +79,6 @@ COMMENT ON FUNCTION bookingdb.cancel_booking(bigint, bigint, int, text) IS
 CREATE FUNCTION bookingdb.approve_booking(venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -96,7 +93,6 @@ CREATE FUNCTION bookingdb.reject_booking(
     venue_id bigint, booking_id bigint, expected_version int DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE sql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$
@@ -112,7 +108,6 @@ CREATE FUNCTION bookingdb.reschedule_booking(
     starts_at timestamptz, ends_at timestamptz, resource_ids bigint[] DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$

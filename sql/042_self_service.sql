@@ -14,7 +14,6 @@ $$;
 CREATE FUNCTION bookingdb.cancel_by_token(venue_id bigint, reference text, token text, reason text DEFAULT NULL)
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable

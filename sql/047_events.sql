@@ -37,7 +37,6 @@ $$;
 CREATE FUNCTION bookingdb.create_event(venue_id bigint, name text, starts_at timestamptz, ends_at timestamptz)
 RETURNS bigint
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -68,7 +67,6 @@ CREATE FUNCTION bookingdb.add_seat_block(
     venue_id bigint, section text, row_label text, first_number int, seat_count int)
 RETURNS bigint[]
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -122,7 +120,6 @@ CREATE FUNCTION bookingdb.add_event_inventory(
     venue_id bigint, event_id bigint, resource_ids bigint[], category text, price_cents int)
 RETURNS void
 LANGUAGE plpgsql
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -389,7 +386,6 @@ RETURNS bookingdb.booking
 LANGUAGE plpgsql
 -- An on-sale rush queues on a few locks; nobody waits longer than this
 -- (BK020, retryable) instead of hanging.
-SET lock_timeout = '5s'
 SET search_path = pg_catalog, bookingdb, pg_temp
 SET plan_cache_mode = force_generic_plan
 AS $$

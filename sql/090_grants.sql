@@ -15,15 +15,24 @@
 -- its search_path (pg_catalog, bookingdb, pg_temp: a caller's own tables,
 -- functions or operators cannot stand in for ours). The tenancy functions
 -- (bind/unbind_tenant_role) stay with the owner.
+--
+-- Lock waits: every public function runs with one lock_timeout, the
+-- database's bookingdb.lock_timeout when set (ALTER DATABASE ... SET
+-- bookingdb.lock_timeout = '2s', then bookingdb migrate), else 5 s. It is
+-- applied here, at migrate, as each function's own SET clause: nothing is
+-- read per call, and a caller's own lock_timeout never reaches inside.
 
 DO $grants$
 DECLARE
     v_owner text := coalesce(nullif(current_setting('bookingdb.owner_role', true), ''), 'bookingdb_owner');
     v_app   text := coalesce(nullif(current_setting('bookingdb.app_role', true), ''), 'bookingdb_app');
     v_ro    text := coalesce(nullif(current_setting('bookingdb.readonly_role', true), ''), 'bookingdb_readonly');
+    v_bound text := coalesce(nullif(current_setting('bookingdb.lock_timeout', true), ''), '5s');
     v_owner_oid oid;
     obj record;
 BEGIN
+    -- Refuse a bound PostgreSQL cannot read before anything is changed.
+    PERFORM set_config('lock_timeout', v_bound, true);
     IF to_regrole(quote_ident(v_owner)) IS NULL OR to_regrole(quote_ident(v_app)) IS NULL
        OR to_regrole(quote_ident(v_ro)) IS NULL THEN
         RAISE EXCEPTION 'bookingdb roles % / % / % do not exist: run bookingdb migrate, which creates them',
@@ -61,8 +70,7 @@ BEGIN
     END LOOP;
     FOR obj IN
         SELECT p.oid::regprocedure AS sig, p.proname, p.provolatile,
-               p.prorettype = 'trigger'::regtype AS is_trigger,
-               EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'lock\_timeout=%') AS bounded
+               p.prorettype = 'trigger'::regtype AS is_trigger
           FROM pg_proc p
          WHERE p.pronamespace = 'bookingdb'::regnamespace
            AND NOT EXISTS (SELECT 1 FROM pg_depend d
@@ -74,14 +82,12 @@ BEGIN
         -- Public functions run with the owner's rights and their own
         -- search_path, whoever calls them.
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER', obj.sig);
-        -- Every public function bounds its lock waits. The writing ones set
-        -- lock_timeout themselves and turn a timeout into BK020; a read takes
-        -- no row locks and can only wait behind DDL (ACCESS EXCLUSIVE), so
-        -- here a timeout is PostgreSQL's 55P03, which the README documents
-        -- as retryable (the Python client raises Busy for both).
-        IF NOT obj.bounded THEN
-            EXECUTE format('ALTER FUNCTION %s SET lock_timeout = %L', obj.sig, '5s');
-        END IF;
+        -- Every public function bounds its lock waits (v_bound, above). The
+        -- writing ones turn a timeout into BK020; a read takes no row locks
+        -- and can only wait behind DDL (ACCESS EXCLUSIVE), so there a
+        -- timeout is PostgreSQL's 55P03, which the README documents as
+        -- retryable (the Python client raises Busy for both).
+        EXECUTE format('ALTER FUNCTION %s SET lock_timeout = %L', obj.sig, v_bound);
         CONTINUE WHEN obj.proname IN ('bind_tenant_role', 'unbind_tenant_role');
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', obj.sig, v_app);
         IF obj.provolatile <> 'v' THEN

@@ -57,7 +57,7 @@ def wait_until(condition: Callable[[], bool], *, what: str, within: float = 10.0
 def retried_past_busy(conn: Conn, call: Callable[[], T], blocker: Conn) -> T:
     """Run ``call`` (a retry-safe call that needs a lock ``blocker``'s open
     transaction holds) in another thread, in three steps: its first attempt
-    waits on the lock; it gives up with BK020 after lock_timeout (5 s) and
+    waits on the lock; it gives up with BK020 after lock_timeout (the tests' 200 ms) and
     the client retries (another statement); ``blocker`` rolls back and the
     retry goes through. Returns what ``call`` returned."""
     outcome: list[T] = []

@@ -153,7 +153,7 @@ def _busy(db: BookingDB, venue: int, at: At) -> object:
 
     def call() -> object:
         # Another transaction holds the area's lock, uncommitted: the hold
-        # waits for it until the function's lock_timeout (5 s).
+        # waits for it until the function's lock_timeout (200 ms in tests).
         with psycopg.connect(db.dsn) as other:
             other.execute(
                 "SELECT bookingdb.hold_event_tickets(venue_id => %s, event_id => %s,"

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
+import psycopg.sql
+import pytest
 
 from bookingdb.migrate import migrate, migrations_dir, sql_files
 
@@ -188,3 +190,57 @@ def test_every_function_and_trigger_in_the_schema_comes_from_sql(
     }
     assert functions == defined_functions
     assert triggers == defined_triggers
+
+
+_LOCK_BOUNDS = """
+SELECT DISTINCT c FROM pg_proc p, unnest(p.proconfig) c
+ WHERE p.pronamespace = 'bookingdb'::regnamespace AND p.proname NOT LIKE '\\_%'
+   AND p.prorettype <> 'trigger'::regtype AND c LIKE 'lock\\_timeout=%'
+"""
+_PUBLIC_FUNCTIONS_UNBOUNDED = """
+SELECT count(*) FROM pg_proc p
+ WHERE p.pronamespace = 'bookingdb'::regnamespace AND p.proname NOT LIKE '\\_%'
+   AND p.prorettype <> 'trigger'::regtype
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'lock\\_timeout=%')
+"""
+
+
+def _set_lock_bound(dsn: str, value: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()
+        assert name is not None
+        conn.execute(
+            psycopg.sql.SQL("ALTER DATABASE {} SET bookingdb.lock_timeout = {}").format(
+                psycopg.sql.Identifier(str(name[0])), psycopg.sql.Literal(value)
+            )
+        )
+
+
+def _lock_bounds(dsn: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute(_PUBLIC_FUNCTIONS_UNBOUNDED).fetchone() == (0,)
+        return conn.execute(_LOCK_BOUNDS).fetchall()
+
+
+def test_every_public_function_waits_for_locks_at_most_the_databases_bound(
+    empty_database: Callable[[], str],
+) -> None:
+    dsn = empty_database()
+    migrate(dsn)
+    assert _lock_bounds(dsn) == [("lock_timeout=5s",)]
+
+    _set_lock_bound(dsn, "750ms")
+    migrate(dsn)
+    assert _lock_bounds(dsn) == [("lock_timeout=750ms",)]
+
+
+def test_a_lock_bound_postgresql_cannot_read_fails_migrate_and_changes_nothing(
+    empty_database: Callable[[], str],
+) -> None:
+    dsn = empty_database()
+    migrate(dsn)
+    _set_lock_bound(dsn, "soon")
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="lock_timeout"):
+        migrate(dsn)
+    assert _lock_bounds(dsn) == [("lock_timeout=5s",)]

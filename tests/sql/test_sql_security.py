@@ -234,7 +234,7 @@ def test_a_callers_own_objects_on_its_search_path_cannot_hijack_a_function(
 
 def test_a_writer_that_meets_a_held_lock_gives_up_with_busy(conn: Conn, dsn: str) -> None:
     # Another transaction holds the resource row; set_resource_buffers waits
-    # its own 5 s lock_timeout, then answers BK020 (retryable) and writes nothing.
+    # its own lock_timeout (200 ms in tests), then answers BK020 (retryable) and writes nothing.
     venue = scalar(conn, "SELECT bookingdb.create_venue('Lock bar')")
     table = scalar(conn, "SELECT bookingdb.add_resource(%s, 'T1')", (venue,))
     locked, release = threading.Event(), threading.Event()
