@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-pgbouncer lint fmt bench clean
+.PHONY: install demo test test-all test-pgbouncer test-system-pg lint fmt bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,38 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/bookingdb demo
 
+# pytest-xdist workers: two per core, as most of a test's time is spent
+# waiting on the server (make test WORKERS=0 runs in one process).
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+XDIST   := -n $(WORKERS) --dist loadgroup
+
+# Every layer in parallel, without the end-to-end checks that take tens of
+# seconds each (marker e2e); the hypothesis profile is "dev" unless
+# BOOKINGDB_HYPOTHESIS_PROFILE says otherwise.
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
+
+# Everything: every test (e2e included) on the embedded PostgreSQL 18, the
+# concurrency tests through PgBouncer, and the layers whose behaviour depends
+# on the server version again on the system PostgreSQL ($(SYSTEM_PG_DSN)).
+SYSTEM_PG_DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
+test-all: $(STAMP)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+	$(MAKE) test-pgbouncer
+	$(MAKE) test-system-pg
 
 # The concurrency tests again, every connection through a real PgBouncer in
 # transaction pooling mode (installed from Debian's packages if missing;
 # skipped, with the reason, where it cannot be).
 test-pgbouncer: $(STAMP)
-	BOOKINGDB_TEST_PGBOUNCER=1 $(BIN)/pytest tests/concurrency tests/test_pgbouncer_storm.py $(PYTEST_ARGS)
+	BOOKINGDB_TEST_PGBOUNCER=1 $(BIN)/pytest $(XDIST) tests/concurrency tests/test_pgbouncer_storm.py $(PYTEST_ARGS)
+
+# The SQL contract, migrations, races and hostile input on the system
+# PostgreSQL (15 here): the layers whose behaviour depends on the server's
+# version; the Python, CLI and bench layers run the same SQL.
+test-system-pg: $(STAMP)
+	BOOKINGDB_TEST_DSN=$(SYSTEM_PG_DSN) $(BIN)/pytest $(XDIST) -m "not e2e" \
+		tests/sql tests/migrations tests/concurrency tests/property $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/bookingdb bench $(BENCH_ARGS)

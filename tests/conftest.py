@@ -5,23 +5,68 @@ a Docker engine answers, else a throwaway embedded PostgreSQL (deleted at the
 end of the session). With ``BOOKINGDB_TEST_PGBOUNCER=1`` every test's ``dsn``
 goes through a real PgBouncer in transaction pooling mode (tests/pgbouncer_kit.py);
 databases are still created and dropped directly on the server.
+
+Under pytest-xdist every worker is its own process with its own session: its
+own throwaway server (or, with ``BOOKINGDB_TEST_DSN``, its own templates on
+the shared server). A throwaway server runs with fsync off: it is deleted at
+the end, and a killed PostgreSQL loses nothing the operating system holds.
+
+Templates are migrated with ``database_settings`` (a fixture a directory's
+conftest may override): by default the functions' lock bound is 200 ms, so a
+test that waits for BK020 waits that long, not the product's 5 s.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pgbouncer_kit
 import psycopg
 import pytest
+from hypothesis import settings
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from bookingdb import BookingDB
 from bookingdb.migrate import migrate
+
+# Hypothesis profiles, chosen by BOOKINGDB_HYPOTHESIS_PROFILE: "dev" (the
+# default) runs a fifth of each property's examples, "ci" (.ci/run) all of
+# them; tests/property/property_kit.examples() scales each property's count.
+# Nothing is derandomised: each run draws a seed, prints it in the header, and
+# BOOKINGDB_HYPOTHESIS_SEED=<seed> repeats it.
+HYPOTHESIS_PROFILES = {"dev": 20, "ci": 100}
+HYPOTHESIS_PROFILE = os.environ.get("BOOKINGDB_HYPOTHESIS_PROFILE", "dev")
+if HYPOTHESIS_PROFILE not in HYPOTHESIS_PROFILES:
+    raise pytest.UsageError(
+        f"BOOKINGDB_HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}:"
+        f" use one of {sorted(HYPOTHESIS_PROFILES)}"
+    )
+for _name, _examples in HYPOTHESIS_PROFILES.items():
+    settings.register_profile(_name, max_examples=_examples, print_blob=True)
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """One hypothesis seed for the run (and every xdist worker, which inherits
+    the environment), unless --hypothesis-seed names one."""
+    if config.getoption("hypothesis_seed", None) is None:
+        seed = os.environ.setdefault("BOOKINGDB_HYPOTHESIS_SEED", str(random.randrange(2**32)))
+        config.option.hypothesis_seed = seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    seed = config.getoption("hypothesis_seed", None)
+    return (
+        f"hypothesis: profile {HYPOTHESIS_PROFILE}, seed {seed}"
+        f" (BOOKINGDB_HYPOTHESIS_SEED={seed} repeats it)"
+    )
 
 
 def _docker_answers() -> bool:
@@ -54,20 +99,63 @@ def server_dsn() -> Iterator[str]:
     # which must be able to enter it (server.py refuses to open it for us).
     scratch.chmod(0o755)
     data_dir = scratch / "pgdata"
-    dsn = server.start(data_dir, keep_running=False)
-    yield make_conninfo(dsn, dbname="postgres")
+    dsn = make_conninfo(server.start(data_dir, keep_running=False), dbname="postgres")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for setting in THROWAWAY_SERVER_SETTINGS:
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
+    yield dsn
+
+
+# Durability a throwaway test server does without (each is reloadable).
+# synchronous_commit stays on: with it off, a deleted row's index entry is not
+# marked dead until its commit is flushed, and the GiST reproducer
+# (tests/concurrency/test_gist_bug.py) no longer sees the bug it documents.
+THROWAWAY_SERVER_SETTINGS = ("fsync", "full_page_writes")
+
+Settings = tuple[tuple[str, str], ...]
 
 
 @pytest.fixture(scope="session")
-def template_db(server_dsn: str) -> Iterator[str]:
-    """Name of a database migrated once for the session, used as a template."""
-    name = f"bookingdb_tpl_{uuid.uuid4().hex[:10]}"
+def database_settings() -> Settings:
+    """Database-level settings a test's template is migrated with; the
+    concurrency and fault tests override this to keep the product's bounds."""
+    return (("bookingdb.lock_timeout", "200ms"),)
+
+
+@pytest.fixture(scope="session")
+def templates(server_dsn: str) -> Iterator[Callable[[Settings], str]]:
+    """Migrated template databases, one per set of database settings, made
+    on first use and dropped at the end of the session."""
+    made: dict[Settings, str] = {}
+
+    def template(settings: Settings) -> str:
+        if settings not in made:
+            name = f"bookingdb_tpl_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(server_dsn, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                for setting, value in settings:
+                    conn.execute(
+                        sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                            sql.Identifier(name),
+                            sql.SQL(".").join(map(sql.Identifier, setting.split("."))),
+                            sql.Literal(value),
+                        )
+                    )
+            migrate(make_conninfo(server_dsn, dbname=name))
+            made[settings] = name
+        return made[settings]
+
+    yield template
     with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    migrate(make_conninfo(server_dsn, dbname=name))
-    yield name
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in made.values():
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def template_db(templates: Callable[[Settings], str], database_settings: Settings) -> str:
+    """Name of the migrated template this test's databases are cloned from."""
+    return templates(database_settings)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,13 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from bookingdb.bench.runner import run
+
+# End to end: quick runs of the benchmark's scenarios (make test-all).
+pytestmark = pytest.mark.e2e
 
 
 def _checks(scenario: dict[str, object]) -> dict[str, dict[str, object]]:

@@ -3,8 +3,13 @@ double booked by the database's own check or by the clients' acknowledgements.""
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import Invoke
 from .kit import ok_json
+
+# End to end: the demo's storm of 32 threads, twice (make test-all).
+pytestmark = pytest.mark.e2e
 
 
 def test_demo_storm_has_no_double_booking_and_can_run_again(cli: Invoke) -> None:

@@ -137,3 +137,10 @@ def report(record_property: Callable[[str, object], None]) -> Callable[[str, str
                 out.write(line + "\n")
 
     return publish
+
+
+@pytest.fixture(scope="session")
+def database_settings() -> tuple[tuple[str, str], ...]:
+    """The product's own lock bound (5 s): these tests race real clients,
+    whose lock waits on a loaded machine must not be cut short."""
+    return ()

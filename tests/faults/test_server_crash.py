@@ -48,7 +48,8 @@ from .checks import Stored, by_key, orphan_allocations, stored_bookings
 from .cluster import Crash, ThrowawayCluster
 from .conftest import BOOK, BUSY, TAKEN, Request, Venue, create_venue
 
-pytestmark = pytest.mark.faults
+# End to end: real servers SIGKILLed mid-storm (make test-all).
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
 APP = "bookingdb-crash"
 CLIENTS = 6

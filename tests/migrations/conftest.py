@@ -27,3 +27,10 @@ def empty_database(server_dsn: str) -> Iterator[Callable[[], str]]:
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         for name in made:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_settings() -> tuple[tuple[str, str], ...]:
+    """The product's defaults: these tests compare the template with a
+    fresh migrate, and migrate under a storm of real clients."""
+    return ()

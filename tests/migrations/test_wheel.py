@@ -1,4 +1,5 @@
-"""sql/ and migrations/ ship inside the wheel, byte for byte.
+"""sql/ and migrations/ ship inside the wheel, byte for byte, and the
+installed wheel migrates a database.
 
 ``pip install .`` (not editable) followed by ``bookingdb migrate`` must work
 without a checkout, so the wheel must carry the files migrate reads.
@@ -10,7 +11,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+
+import psycopg
+import pytest
+
+# End to end: a real wheel build (make test-all).
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,7 +29,9 @@ LEFT_BEHIND = shutil.ignore_patterns(
 )  # fmt: skip
 
 
-def test_the_wheel_ships_sql_and_migrations(tmp_path: Path) -> None:
+def test_the_wheel_ships_sql_and_migrations_and_migrates_a_database(
+    tmp_path: Path, empty_database: Callable[[], str]
+) -> None:
     # Build from a copy of the working tree, so the build leaves nothing in
     # the repository (setuptools writes build/ and *.egg-info next to pyproject).
     source = tmp_path / "source"
@@ -48,3 +58,32 @@ def test_the_wheel_ships_sql_and_migrations(tmp_path: Path) -> None:
             }
             assert sorted(shipped) == sorted(expected), folder
             assert shipped == expected, f"{folder}: shipped files differ from the repository"
+
+    # Installed on its own (its dependencies are this environment's) and run
+    # from outside the checkout, the wheel's bookingdb migrates a database.
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site)]
+    subprocess.run([*pip, str(wheel)], check=True, capture_output=True, text=True)
+    dsn = empty_database()
+    for command in ("migrate", "verify"):
+        ran = subprocess.run(
+            [sys.executable, "-c", RUN_INSTALLED, str(site), command, "--dsn", dsn],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.startswith(f"from {site}"), ran.stdout
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM bookingdb.verify_invariants()").fetchone() == (0,)
+
+
+# Runs the CLI of the bookingdb installed in sys.argv[1], after saying where it came from.
+RUN_INSTALLED = """
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+import bookingdb
+from bookingdb.cli import main
+print("from", bookingdb.__file__)
+main()
+"""

@@ -43,6 +43,7 @@ from typing import Any
 import psycopg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from property_kit import examples
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -57,7 +58,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 # minute on two cores. Each test has a database of its own; examples of one
 # test share it, each call is checked on its own (its own fingerprint).
 FUZZ = settings(
-    max_examples=20,
+    max_examples=examples(20),
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,

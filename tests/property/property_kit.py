@@ -15,10 +15,18 @@ from bookingdb import BookingDB
 
 Conn = psycopg.Connection[Any]
 
+
+def examples(full: int) -> int:
+    """A property's example count under the loaded hypothesis profile:
+    ``full`` in "ci" (100 examples by default), a share of it in "dev"
+    (tests/conftest.py)."""
+    return max(3, full * settings.default.max_examples // 100)
+
+
 # One database per test function (the fixtures); each example empties it (clear)
 # and builds a fresh world of venues.
 SETTINGS = settings(
-    max_examples=150,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -60,6 +60,7 @@ from fuzz_kit import (
 )
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from property_kit import examples
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +465,7 @@ def test_text_is_stored_verbatim_or_refused_with_a_documented_code(
     for text in HOSTILE_TEXTS:
         attempt(text)
 
-    @settings(FUZZ, max_examples=5)
+    @settings(FUZZ, max_examples=examples(5))
     @given(text=texts_no_nul)
     def random_text(text: str) -> None:
         attempt(text)

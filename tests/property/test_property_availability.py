@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from property_kit import SETTINGS, Conn, clear, error_codes
+from property_kit import SETTINGS, Conn, clear, error_codes, examples
 
 from bookingdb import BookingDB
 
@@ -64,7 +64,7 @@ world = st.fixed_dictionaries(
 )
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=examples(40))
 @given(spec=world)
 def test_availability_offers_exactly_what_can_be_booked(
     db: BookingDB, conn: Conn, spec: dict[str, object]
@@ -154,7 +154,7 @@ floors = st.fixed_dictionaries(
 )
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=examples(60))
 @given(spec=floors)
 def test_combinations_are_bookable_and_the_best_wastes_least(
     db: BookingDB, conn: Conn, spec: dict[str, list[object] | int]

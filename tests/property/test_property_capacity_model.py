@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from property_kit import SETTINGS, Conn, base_time, clear
+from property_kit import SETTINGS, Conn, base_time, clear, examples
 
 from bookingdb import BookingDB, CapacityExceeded, SlotUnavailable
 
@@ -54,7 +54,7 @@ operations = st.lists(
 )
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(ops=operations)
 def test_bookings_succeed_exactly_when_the_occupancy_model_says_they_fit(
     db: BookingDB, conn: Conn, ops: list[tuple[str, str, int, int, int, int]]

@@ -22,6 +22,7 @@ from property_kit import (
     base_time,
     clear,
     error_codes,
+    examples,
     fingerprint,
     json_objects,
     json_values,
@@ -133,7 +134,7 @@ def _arguments(data: st.DataObject, world: World) -> tuple[str, tuple[Any, ...]]
     return name, (venue(), draw(texts), draw(ints), draw(ints), draw(ints), draw(texts))
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(data=st.data())
 def test_any_sql_arguments_succeed_or_fail_with_a_documented_code_and_write_nothing(
     db: BookingDB, conn: Conn, data: st.DataObject

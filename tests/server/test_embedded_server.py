@@ -22,6 +22,9 @@ import pytest
 from bookingdb import server
 from bookingdb.migrate import migrate
 
+# End to end: each test starts and stops a real server (make test-all).
+pytestmark = pytest.mark.e2e
+
 as_root = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="the root-only layout rules"
 )
