@@ -21,7 +21,7 @@ import asyncio
 import time as clock
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -32,7 +32,7 @@ from bookingdb import calls, steps
 from bookingdb.calls import Call
 from bookingdb.config import resolve_dsn
 from bookingdb.errors import BookingError
-from bookingdb.models import Change
+from bookingdb.models import Change, DoctorReport, IndexRepair
 from bookingdb.steps import Stepper
 
 T = TypeVar("T")
@@ -154,6 +154,9 @@ class _Calls:
     unlink_resources = calls.awaiting(calls.unlink_resources)
     verify_invariants = calls.awaiting(calls.verify_invariants)
     error_codes = calls.awaiting(calls.error_codes)
+    check_allocation_indexes = calls.awaiting(calls.check_allocation_indexes)
+    hidden_overlaps = calls.awaiting(calls.hidden_overlaps)
+    allocation_index_repairs = calls.awaiting(calls.allocation_index_repairs)
 
 
 class AsyncBookingTransaction(_Calls):
@@ -307,6 +310,32 @@ class AsyncBookingDB(_Calls):
                     yield tx
             finally:
                 await tx._settle(conn)
+
+    async def doctor(self) -> DoctorReport:
+        """The allocation indexes checked and the overlaps a damaged index let
+        in; see :meth:`bookingdb.BookingDB.doctor`."""
+        indexes = await self.check_allocation_indexes()
+        return DoctorReport(tuple(indexes), tuple(await self.hidden_overlaps()))
+
+    async def repair_allocation_indexes(
+        self,
+        *,
+        include_healthy: bool = False,
+        lock_timeout: timedelta = steps.REPAIR_LOCK_TIMEOUT,
+    ) -> list[IndexRepair]:
+        """Rebuild the damaged allocation indexes once no overlap remains;
+        see :meth:`bookingdb.BookingDB.repair_allocation_indexes`."""
+        repairs = await self.allocation_index_repairs(include_healthy)
+        if not repairs:
+            return repairs
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            await conn.execute(*steps.repair_session(lock_timeout))
+            for repair in repairs:
+                try:
+                    await conn.execute(repair.statement)
+                except psycopg.Error as err:
+                    raise steps.repair_failed(err) from err
+        return repairs
 
     def watch(
         self,

@@ -36,6 +36,9 @@ from bookingdb.models import (
     ErrorCode,
     Event,
     EventInventoryItem,
+    HiddenOverlap,
+    IndexCheck,
+    IndexRepair,
     InvariantViolation,
     OpeningHours,
     Resource,
@@ -1120,5 +1123,42 @@ def verify_invariants() -> Call[list[InvariantViolation]]:
         "SELECT * FROM bookingdb.verify_invariants()",
         (),
         class_row(InvariantViolation),
+        venue_scoped=False,
+    )
+
+
+# -- the doctor: damaged allocation indexes (issue 13) ----------------------------------
+
+
+def check_allocation_indexes() -> Call[list[IndexCheck]]:
+    """Each allocation index against the table: rows it should hold, rows a
+    scan of it finds, and how many it has lost."""
+    return _all(
+        "SELECT * FROM bookingdb.check_allocation_indexes()",
+        (),
+        class_row(IndexCheck),
+        venue_scoped=False,
+    )
+
+
+def hidden_overlaps() -> Call[list[HiddenOverlap]]:
+    """Pairs of active bookings overlapping on an exclusive resource, read
+    from the table without any index."""
+    return _all(
+        "SELECT * FROM bookingdb.hidden_overlaps()",
+        (),
+        kwargs_row(HiddenOverlap.from_row),
+        venue_scoped=False,
+    )
+
+
+def allocation_index_repairs(include_healthy: bool = False) -> Call[list[IndexRepair]]:
+    """The REINDEX statements for the damaged allocation indexes (every one
+    with ``include_healthy``); raises OverlapsUnresolved (BK023) while
+    ``hidden_overlaps`` has rows. Runs nothing."""
+    return _all(
+        "SELECT * FROM bookingdb.allocation_index_repairs(%s::boolean)",
+        (_flag(include_healthy),),
+        class_row(IndexRepair),
         venue_scoped=False,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time as clock
 from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from bookingdb import calls, steps
 from bookingdb.calls import Call, Window
 from bookingdb.config import resolve_dsn
 from bookingdb.errors import BookingError
-from bookingdb.models import Change
+from bookingdb.models import Change, DoctorReport, IndexRepair
 from bookingdb.steps import WATCH, Stepper
 
 T = TypeVar("T")
@@ -142,6 +142,9 @@ class _Calls:
     unlink_resources = calls.blocking(calls.unlink_resources)
     verify_invariants = calls.blocking(calls.verify_invariants)
     error_codes = calls.blocking(calls.error_codes)
+    check_allocation_indexes = calls.blocking(calls.check_allocation_indexes)
+    hidden_overlaps = calls.blocking(calls.hidden_overlaps)
+    allocation_index_repairs = calls.blocking(calls.allocation_index_repairs)
 
 
 class BookingTransaction(_Calls):
@@ -363,6 +366,44 @@ class BookingDB(_Calls):
                     walk.fail(err)
         finally:
             listener.close()
+
+    def doctor(self) -> DoctorReport:
+        """Check the allocation indexes against the table and look for the
+        overlapping bookings a damaged index let in (``check_allocation_indexes``
+        and ``hidden_overlaps``, two reads of the whole table). ``healthy`` is
+        the verdict. Acts across venues: a caller bound to a venue is refused
+        (NotFound)."""
+        return DoctorReport(tuple(self.check_allocation_indexes()), tuple(self.hidden_overlaps()))
+
+    def repair_allocation_indexes(
+        self,
+        *,
+        include_healthy: bool = False,
+        lock_timeout: timedelta = steps.REPAIR_LOCK_TIMEOUT,
+    ) -> list[IndexRepair]:
+        """Rebuild the allocation indexes that lost entries (all of them with
+        ``include_healthy``) and return what was run.
+
+        Refused with :class:`~bookingdb.errors.OverlapsUnresolved` while
+        ``hidden_overlaps`` has rows: resolve them first. Runs each statement
+        of ``allocation_index_repairs`` on a connection of its own, outside
+        any transaction: ``REINDEX INDEX CONCURRENTLY`` for the btrees, a
+        plain ``REINDEX INDEX`` for the exclusion constraint's GiST index
+        (PostgreSQL cannot rebuild it concurrently; bookings wait while it is
+        rebuilt). Each waits at most ``lock_timeout`` for its lock, else
+        :class:`~bookingdb.errors.Busy`. Needs the tables' owner (a member of
+        bookingdb_owner) or a superuser, on a direct connection."""
+        repairs = self.allocation_index_repairs(include_healthy)
+        if not repairs:
+            return repairs
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(*steps.repair_session(lock_timeout))
+            for repair in repairs:
+                try:
+                    conn.execute(repair.statement)
+                except psycopg.Error as err:
+                    raise steps.repair_failed(err) from err
+        return repairs
 
     def migrate(self) -> dict[str, list[str]]:
         """Bring the database to this package's schema (see :mod:`bookingdb.migrate`)."""

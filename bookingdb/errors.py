@@ -192,6 +192,15 @@ class CapacityInUse(BookingError):
     sqlstate = "BK022"
 
 
+class OverlapsUnresolved(BookingError):
+    """BK023: the allocation indexes are not rebuilt while active bookings
+    overlap on an exclusive resource (``hidden_overlaps``; the DETAIL names
+    them). Cancel, move or release one booking of each pair (a lapsed hold:
+    ``expire_holds``), then repair again."""
+
+    sqlstate = "BK023"
+
+
 ERRORS: dict[str, type[BookingError]] = {
     cls.sqlstate: cls
     for cls in (
@@ -216,6 +225,7 @@ ERRORS: dict[str, type[BookingError]] = {
         Busy,
         TooManyHolds,
         CapacityInUse,
+        OverlapsUnresolved,
     )
 }
 # PostgreSQL's own codes that mean a BK condition: a read-only function's

@@ -264,7 +264,87 @@ class ErrorCode:
 
 @dataclass(frozen=True)
 class InvariantViolation:
-    """One row of ``verify_invariants``: which invariant (I1-I6) and the facts."""
+    """One row of ``verify_invariants``: which invariant (I1-I7) and the facts."""
 
     invariant: str
     detail: str
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    """One row of ``check_allocation_indexes``: how many allocations an index
+    should hold (``table_rows``, read from the table) and how many a scan of
+    it finds (``index_rows``). ``missing`` above 0: the index has lost live
+    entries (the PostgreSQL 16-18 GiST bug); the counts are None for an index
+    the check has no probe for."""
+
+    index_name: str
+    method: str
+    table_rows: int | None
+    index_rows: int | None
+    missing: int | None
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.missing)
+
+
+@dataclass(frozen=True)
+class HiddenOverlap:
+    """One row of ``hidden_overlaps``: two active bookings whose allocations
+    on one exclusive resource overlap, which the exclusion constraint should
+    have refused. ``booking_id`` is the earlier-made booking (lower id),
+    ``other_booking_id`` the later one; ``overlap`` is the time they share
+    (buffers included). Resolve it by cancelling, moving or releasing one."""
+
+    venue_id: int
+    resource_id: int
+    resource_name: str
+    booking_id: int
+    reference: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    other_booking_id: int
+    other_reference: str
+    other_status: str
+    other_starts_at: datetime
+    other_ends_at: datetime
+    overlap: tuple[datetime, datetime]
+
+    @classmethod
+    def from_row(cls, **row: Any) -> HiddenOverlap:
+        overlap = row["overlap"]
+        row["overlap"] = (overlap.lower, overlap.upper)
+        return cls(**row)
+
+
+@dataclass(frozen=True)
+class IndexRepair:
+    """One row of ``allocation_index_repairs``: the statement that rebuilds
+    an index. ``concurrently`` is False for the exclusion constraint's index,
+    which PostgreSQL can only rebuild with writes to the allocations blocked."""
+
+    index_name: str
+    statement: str
+    concurrently: bool
+    missing: int | None
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """What ``doctor()`` found: every allocation index checked, and the
+    overlapping bookings a damaged index let in."""
+
+    indexes: tuple[IndexCheck, ...]
+    overlaps: tuple[HiddenOverlap, ...]
+
+    @property
+    def damaged(self) -> tuple[IndexCheck, ...]:
+        """The indexes that lost entries."""
+        return tuple(check for check in self.indexes if check.damaged)
+
+    @property
+    def healthy(self) -> bool:
+        """No index lost entries and no overlap hides behind one."""
+        return not self.damaged and not self.overlaps

@@ -17,6 +17,7 @@ import random
 import time as clock
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 import psycopg
@@ -297,3 +298,25 @@ def _relisten(within: float) -> Generator[Step, Any, None]:
             if clock.monotonic() >= deadline:
                 raise
             log.info("watch: reconnect attempt %s failed", tries, exc_info=True)
+
+
+# -- the doctor's repair -------------------------------------------------------------------
+
+#: How long each REINDEX of ``repair_allocation_indexes`` may wait for its
+#: lock by default: one queued behind a long transaction would hold up every
+#: booking queued behind it, so it gives up instead (Busy; try again later).
+REPAIR_LOCK_TIMEOUT = timedelta(seconds=5)
+
+
+def repair_session(lock_timeout: timedelta) -> tuple[str, tuple[str]]:
+    """The statement that bounds the lock waits of the repair's own
+    connection (a session setting: REINDEX CONCURRENTLY runs outside any
+    transaction, so SET LOCAL cannot)."""
+    ms = max(1, int(lock_timeout.total_seconds() * 1000))
+    return "SELECT set_config('lock_timeout', %s, false)", (f"{ms}ms",)
+
+
+def repair_failed(err: psycopg.Error) -> Exception:
+    """A failed REINDEX as the client raises it: a lock wait past the bound
+    is Busy (55P03); anything else stays the database's own error."""
+    return translate(err) or err

@@ -28,7 +28,8 @@ AS $$
         ('BK018', 'party_does_not_fit',   'The resources do not fit the party: below the largest seats_min or above the total seats_max.', false),
         ('BK020', 'busy',                 'A lock wait passed the function''s own lock_timeout (heavy contention); nothing was written. Retry, with the same idempotency key.', true),
         ('BK021', 'too_many_holds',       'The customer (holder key or e-mail) already has the venue''s max_active_holds_per_customer live holds.', false),
-        ('BK022', 'capacity_in_use',      'Sellable capacity cannot go below what current and future bookings already use (DETAIL names them).', false)
+        ('BK022', 'capacity_in_use',      'Sellable capacity cannot go below what current and future bookings already use (DETAIL names them).', false),
+        ('BK023', 'overlaps_unresolved',  'Allocation indexes are not rebuilt while active allocations of an exclusive resource overlap (DETAIL names them); resolve them first.', false)
 $$;
 
 COMMENT ON FUNCTION bookingdb.error_codes() IS

@@ -269,6 +269,14 @@ BEGIN
         IF jsonb_array_length(v_violations) > 0 THEN
             v_problems := v_problems || format('%s invariant violations', jsonb_array_length(v_violations));
         END IF;
+        -- A damaged allocation index (I7) gets a line of its own: it is
+        -- what lets double bookings in, and the doctor repairs it.
+        v_problems := v_problems || coalesce(
+            (SELECT array_agg(format('allocation index %s has lost entries: run bookingdb doctor',
+                                     split_part(e.detail, ' ', 2)))
+               FROM jsonb_to_recordset(v_violations) AS e(invariant text, detail text)
+              WHERE e.invariant = 'I7'),
+            '{}');
     END IF;
     IF max_unswept IS NOT NULL AND now() - v_unswept_at > max_unswept THEN
         v_problems := v_problems || format('expired holds unswept for %s', now() - v_unswept_at);
@@ -298,7 +306,8 @@ $$;
 COMMENT ON FUNCTION bookingdb.health(interval, interval, interval, boolean) IS
     'Health of the whole database as jsonb: healthy (boolean) and problems (why not), unswept expired holds '
     'and the oldest one''s age, unread change-feed rows and their age (feed lag), backends waiting on locks and '
-    'the longest wait, NOTIFY queue usage, invariant violations (verify_invariants, first 100; '
+    'the longest wait, NOTIFY queue usage, invariant violations (verify_invariants, first 100, I7 a damaged '
+    'allocation index with a problem line of its own; '
     'check_invariants => false skips it, for a cheap liveness probe). Unhealthy when invariants fail, a lock '
     'wait exceeds max_lock_wait (default 30 s), or, when given, unswept holds are older than max_unswept or '
     'the feed is unread for longer than max_feed_lag. Expired holds never affect correctness. No refusals.';

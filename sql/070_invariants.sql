@@ -1,8 +1,10 @@
--- verify_invariants(): an independent check of I1-I6 from the raw tables.
+-- verify_invariants(): an independent check of I1-I7 from the raw tables.
 -- It does not trust the constraint or the triggers it checks: I1 is
 -- recomputed by a sweep in start order, I2 by an occupancy sweep, I6 from the
--- audit log. Every check is one pass (sorts and joins), not a pairwise
--- comparison, so it stays usable at millions of bookings.
+-- audit log, I7 by counting each allocation index against the table
+-- (check_allocation_indexes, 068_doctor.sql). Every check is one pass (sorts
+-- and joins), not a pairwise comparison, so it stays usable at millions of
+-- bookings.
 
 CREATE FUNCTION bookingdb.verify_invariants()
 RETURNS TABLE (invariant text, detail text)
@@ -113,8 +115,17 @@ AS $$
                    AND min(l.version) = 1 AND max(l.version) = b.version
               FROM bookingdb.audit_log l
              WHERE l.venue_id = b.venue_id AND l.booking_id = b.booking_id) IS NOT TRUE
+    UNION ALL
+    -- I7: every allocation an index should hold is found through it. A GiST
+    -- index that lost live entries (PostgreSQL 16-18) lets the exclusion
+    -- constraint admit overlaps.
+    SELECT 'I7', format('index %s (%s) finds %s of the %s allocations it should hold, %s missing: '
+                        'run bookingdb doctor',
+                        c.index_name, c.method, c.index_rows, c.table_rows, c.missing)
+      FROM bookingdb.check_allocation_indexes() AS c
+     WHERE c.missing <> 0
 $$;
 
 COMMENT ON FUNCTION bookingdb.verify_invariants() IS
-    'Checks I1-I6 (README, Guarantees) across all venues from the raw tables; returns one row per violation '
+    'Checks I1-I7 (README, Guarantees) across all venues from the raw tables; returns one row per violation '
     '(invariant, detail) and no rows when every invariant holds. Read-only.';

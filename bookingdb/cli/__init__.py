@@ -11,6 +11,7 @@ from bookingdb.cli import (
     customers,
     db,
     demo,
+    doctor,
     events,
     maintenance,
     monitoring,
@@ -44,6 +45,7 @@ availability.register(app)
 events.register(app)
 waitlist.register(app)
 monitoring.register(app)
+doctor.register(app)
 stats.register(app)
 demo.register(app)
 app.command("bench")(bench)

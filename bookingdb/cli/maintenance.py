@@ -107,7 +107,7 @@ def sweep(
 
 
 def verify(dsn: Dsn = None, as_json: Json = False) -> None:
-    """Check invariants I1-I6 across the database (verify_invariants).
+    """Check invariants I1-I7 across the database (verify_invariants).
 
     Exit 0 when they hold, 1 when any row comes back.
     """

@@ -105,7 +105,7 @@ def health(
         bool,
         typer.Option(
             "--invariants/--no-invariants",
-            help="Check invariants I1-I6 (--no-invariants: a cheap liveness probe).",
+            help="Check invariants I1-I7 (--no-invariants: a cheap liveness probe).",
         ),
     ] = True,
     dsn: Dsn = None,

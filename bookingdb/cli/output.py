@@ -36,8 +36,8 @@ class ExitCode(enum.IntEnum):
 
     OK = 0
     #: The answer is no: ``check`` slot not available, ``verify`` found
-    #: violations, ``health`` unhealthy, ``db status``/``db url`` server not
-    #: running, ``demo`` failed.
+    #: violations, ``health`` unhealthy, ``doctor`` damage or overlaps found,
+    #: ``db status``/``db url`` server not running, ``demo`` failed.
     NO = 1
     #: Bad usage or input (also click's own usage errors): fix the command line.
     BAD_INPUT = 2
@@ -49,7 +49,7 @@ class ExitCode(enum.IntEnum):
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the answer is no (check: not available, verify: violations, "
-    "health: unhealthy, db status: stopped, demo: failed); 2 bad input; "
+    "health: unhealthy, doctor: damage found, db status: stopped, demo: failed); 2 bad input; "
     "3 refused by the database (BKxxx); 4 database unreachable or failing."
 )
 
@@ -302,7 +302,7 @@ def show_violations(violations: list[InvariantViolation], as_json: bool) -> None
         return
     out = console()
     if not violations:
-        out.print("ok: every invariant holds (I1-I6)")
+        out.print("ok: every invariant holds (I1-I7)")
         return
     table = Table(box=box.SIMPLE_HEAD, title=f"{len(violations)} invariant violation(s)")
     table.add_column("invariant")

@@ -31,7 +31,8 @@ SELECT create_distributed_table(t, 'venue_id', colocate_with => 'bookingdb.venue
 
 -- Delegate every venue-scoped public function by its venue_id argument.
 -- The global ones (create_venue, expire_holds, verify_invariants, health,
--- error_codes) run on the coordinator.
+-- error_codes, and the doctor's check_allocation_indexes, hidden_overlaps,
+-- allocation_index_repairs) run on the coordinator.
 SELECT create_distributed_function(p.oid::regprocedure, 'venue_id', colocate_with => 'bookingdb.venues')
   FROM pg_proc p
  WHERE p.pronamespace = 'bookingdb'::regnamespace AND p.proname !~ '^_' AND p.prokind = 'f'

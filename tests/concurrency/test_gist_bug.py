@@ -273,6 +273,17 @@ SELECT s.n, s.resource_id
 """
 
 
+def gist_missing(conn: psycopg.Connection[Any]) -> int:
+    """Live allocations ``check_allocation_indexes`` (bookingdb doctor) finds
+    missing from the exclusion constraint's GiST index."""
+    row = conn.execute(
+        "SELECT missing FROM bookingdb.check_allocation_indexes()"
+        " WHERE index_name = 'allocations_no_overlap'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def call(conn: psycopg.Connection[Any], function: str, **args: Any) -> dict[str, Any]:
     """``SELECT * FROM bookingdb.<function>(name => value, ...)``: its one row."""
     casts = {"seat_ids": "::bigint[]", "resource_ids": "::bigint[]"}
@@ -392,6 +403,9 @@ def test_resale_of_seats_whose_index_entries_a_reader_killed_is_refused(venue: V
             )
         else:
             assert killed == [], f"PostgreSQL {version}: no bug expected, yet {killed} are hidden"
+        # The doctor's check sees the entries the bug marked dead (bookingdb
+        # doctor, I7), without touching the btree the count above hid.
+        assert gist_missing(seller) == len(killed)
 
         # Step 6: resell every sold seat, one named-seat hold each.
         warnings: list[str] = []
@@ -426,7 +440,15 @@ def test_resale_of_seats_whose_index_entries_a_reader_killed_is_refused(venue: V
         # REINDEX fails if a hidden overlap exists) and every check passes.
         rows = seller.execute("SELECT invariant, detail FROM bookingdb.verify_invariants()")
         assert [r for r in rows.fetchall() if r[0] == "I1"] == []
+        assert seller.execute("SELECT * FROM bookingdb.hidden_overlaps()").fetchall() == []
+        repairs = seller.execute(
+            "SELECT statement FROM bookingdb.allocation_index_repairs()"
+        ).fetchall()
+        assert [r[0] for r in repairs] == (
+            ["REINDEX INDEX bookingdb.allocations_no_overlap"] if killed else []
+        )
         seller.execute("REINDEX INDEX bookingdb.allocations_no_overlap")
+        assert gist_missing(seller) == 0
         assert (
             missing_from_index(
                 seller,

@@ -11,7 +11,17 @@ Conn = psycopg.Connection[tuple[object, ...]]
 
 # Functions that are not about one venue: housekeeping over all venues and the
 # catalogue. Under Citus they run on the coordinator, not delegated to a shard.
-GLOBAL_FUNCTIONS = {"create_venue", "error_codes", "expire_holds", "health", "verify_invariants"}
+GLOBAL_FUNCTIONS = {
+    "create_venue",
+    "error_codes",
+    "expire_holds",
+    "health",
+    "verify_invariants",
+    # The doctor (issue 13): indexes and overlaps across venues.
+    "check_allocation_indexes",
+    "hidden_overlaps",
+    "allocation_index_repairs",
+}
 
 
 def test_every_table_carries_venue_id(conn: Conn) -> None:

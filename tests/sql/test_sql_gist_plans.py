@@ -202,6 +202,10 @@ def workload(conn: Conn, at: Callable[[float], datetime]) -> None:
     conn.execute("SELECT * FROM bookingdb.stats(%s)", (venue,))
     conn.execute("SELECT * FROM bookingdb.health()")
     assert rows(conn, "SELECT * FROM bookingdb.verify_invariants()") == []
+    # The doctor's reads (verify_invariants and health call the index check).
+    conn.execute("SELECT * FROM bookingdb.check_allocation_indexes()")
+    assert rows(conn, "SELECT * FROM bookingdb.hidden_overlaps()") == []
+    conn.execute("SELECT * FROM bookingdb.allocation_index_repairs(include_healthy => true)")
     spare = add_resource(conn, venue, "Spare")
     conn.execute("DELETE FROM bookingdb.resources WHERE resource_id = %s", (spare,))
 

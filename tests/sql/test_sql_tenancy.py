@@ -281,6 +281,9 @@ PLATFORM_CALLS: dict[str, Call] = {
     "expire_holds": ("SELECT bookingdb.expire_holds()", ()),
     "health": ("SELECT * FROM bookingdb.health()", ()),
     "verify_invariants": ("SELECT * FROM bookingdb.verify_invariants()", ()),
+    "check_allocation_indexes": ("SELECT * FROM bookingdb.check_allocation_indexes()", ()),
+    "hidden_overlaps": ("SELECT * FROM bookingdb.hidden_overlaps()", ()),
+    "allocation_index_repairs": ("SELECT * FROM bookingdb.allocation_index_repairs()", ()),
 }
 # Binding roles is the platform's business: a bound caller is refused.
 OWNER_ONLY = {"bind_tenant_role", "unbind_tenant_role"}
