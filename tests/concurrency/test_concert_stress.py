@@ -32,11 +32,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import pytest
 
 from .conftest import Venue
 from .racing import Outcome, Session, assert_refused_only_with, run_threads
+from .test_event_races import make_event
 
 pytestmark = pytest.mark.concurrency
 
@@ -83,36 +83,9 @@ class Sale:
 def make_concert(venue: Venue) -> tuple[int, list[list[int]], int]:
     """An event with ROWS x PER_ROW numbered seats ('stalls') and a standing
     floor of FLOOR_PLACES ('floor'); returns (event, seats by row, floor)."""
-    with psycopg.connect(venue.dsn, autocommit=True) as conn:
-        conn.execute(
-            "SELECT bookingdb.set_venue_rules(%s, '{\"max_party\": 1000}')", (venue.venue_id,)
-        )
-        row = conn.execute(
-            "SELECT bookingdb.create_event(%s, 'Concert', %s, %s)",
-            (venue.venue_id, venue.at(0), venue.at(180)),
-        ).fetchone()
-        assert row is not None
-        event = int(row[0])
-        rows: list[list[int]] = []
-        for r in range(ROWS):
-            block = conn.execute(
-                "SELECT bookingdb.add_seat_block(%s, 'Stalls', %s, 1, %s)",
-                (venue.venue_id, chr(ord("A") + r), PER_ROW),
-            ).fetchone()
-            assert block is not None
-            rows.append([int(x) for x in block[0]])
-        seats = [s for r in rows for s in r]
-        for seat in seats:
-            venue.ledger.resource(seat, 1)
-        conn.execute(
-            "SELECT bookingdb.add_event_inventory(%s, %s, %s, 'stalls', 5000)",
-            (venue.venue_id, event, seats),
-        )
-        floor = venue.add_resource("Floor", capacity=FLOOR_PLACES)
-        conn.execute(
-            "SELECT bookingdb.add_event_inventory(%s, %s, %s, 'floor', 2500)",
-            (venue.venue_id, event, [floor]),
-        )
+    event, seats, floor = make_event(venue, rows=ROWS, per_row=PER_ROW, ga=FLOOR_PLACES)
+    assert floor is not None
+    rows = [seats[i : i + PER_ROW] for i in range(0, len(seats), PER_ROW)]
     return event, rows, floor
 
 

@@ -18,6 +18,7 @@ from contract_kit import (
     expire_now,
     get,
     hold,
+    lapsed_hold,
     one,
     refuse,
     rows,
@@ -45,8 +46,7 @@ def test_a_lapsed_hold_never_blocks_a_new_booking_without_any_sweeper(
     conn: Conn, venue: int, at: At
 ) -> None:
     table = add_resource(conn, venue, "T1")
-    lapsed = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [table], at(10), at(12))
     assert get(conn, venue, lapsed["id"])["status"] == "expired"
     assert available(conn, venue, [table], at(10), at(12)) is True
     listed = rows(conn, "SELECT * FROM bookingdb.list_bookings(%s, %s, %s)", (venue, at(0), at(24)))
@@ -76,8 +76,7 @@ def test_a_hold_is_live_for_the_whole_transaction_that_made_it(
 
 def test_a_lapsed_hold_on_a_shared_resource_frees_its_units(conn: Conn, venue: int, at: At) -> None:
     yoga = add_resource(conn, venue, "Yoga", capacity=2)
-    lapsed = hold(conn, venue, [yoga], at(10), at(11), quantity=2, ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed_hold(conn, venue, [yoga], at(10), at(11), quantity=2)
     assert available(conn, venue, [yoga], at(10), at(11), quantity=2) is True
     assert book(conn, venue, [yoga], at(10), at(11), quantity=2)["quantity"] == 2
     assert violations(conn) == []
@@ -102,8 +101,7 @@ def test_a_booking_marks_a_lapsed_hold_on_its_table_expired_in_its_own_transacti
     # As the README says: the feed and the audit show the hold expiring in
     # the transaction of the booking that took its table.
     table = add_resource(conn, venue, "T1")
-    lapsed = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [table], at(10), at(12))
     book(conn, venue, [table], at(10), at(12))
     assert _stored_status(conn, lapsed["id"]) == "expired"
     assert _feed_actions(conn, venue, lapsed["id"])[-1] == "expired"
@@ -117,8 +115,7 @@ def test_a_lapsed_hold_on_a_shared_resource_is_left_to_the_sweeper(
     # marking it would take a lock on its row for nothing). The sweeper marks
     # it, and offers its places to the waitlist, as the README says.
     yoga = add_resource(conn, venue, "Yoga", capacity=2)
-    lapsed = hold(conn, venue, [yoga], at(10), at(11), quantity=2, ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [yoga], at(10), at(11), quantity=2)
     book(conn, venue, [yoga], at(10), at(11), quantity=2)
     assert _stored_status(conn, lapsed["id"]) == "held"
     assert get(conn, venue, lapsed["id"])["status"] == "expired"

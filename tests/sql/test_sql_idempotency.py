@@ -11,8 +11,8 @@ from contract_kit import (
     Conn,
     add_resource,
     book,
-    expire_now,
     hold,
+    lapsed_hold,
     one,
     refuse,
     snapshot,
@@ -84,8 +84,7 @@ def test_replay_of_a_lapsed_hold_returns_it_instead_of_a_new_hold(
     conn: Conn, venue: int, at: At
 ) -> None:
     table = add_resource(conn, venue, "T1")
-    first = hold(conn, venue, [table], at(10), at(12), idempotency_key="c-5", ttl="1 microsecond")
-    expire_now(conn, first)
+    first = lapsed_hold(conn, venue, [table], at(10), at(12), idempotency_key="c-5")
     before = snapshot(conn)
     replay = hold(conn, venue, [table], at(10), at(12), idempotency_key="c-5", ttl="1 microsecond")
     assert (replay["id"], replay["status"]) == (first["id"], "expired")

@@ -11,9 +11,9 @@ from contract_kit import (
     add_resource,
     available,
     book,
-    expire_now,
     get,
     hold,
+    lapsed_hold,
     one,
     rows,
     scalar,
@@ -56,8 +56,7 @@ def test_list_bookings_shows_only_what_occupies_the_window(
     one(conn, "SELECT * FROM bookingdb.cancel_booking(%s, %s)", (venue, cancelled["id"]))
     released = hold(conn, venue, [c], at(14), at(15))
     one(conn, "SELECT * FROM bookingdb.release_hold(%s, %s)", (venue, released["id"]))
-    lapsed = hold(conn, venue, [c], at(15), at(16), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed_hold(conn, venue, [c], at(15), at(16))
     book(conn, other_venue, [theirs], at(10), at(12))
 
     listed = rows(conn, LIST, (venue, at(0), at(24)))

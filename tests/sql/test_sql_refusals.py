@@ -8,7 +8,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from contract_kit import Conn, add_resource, book, expire_now, hold, one, refuse, scalar
+from contract_kit import (
+    Conn,
+    add_resource,
+    book,
+    hold,
+    lapsed_hold,
+    one,
+    refuse,
+    scalar,
+)
 
 HOLD = "SELECT * FROM bookingdb.create_hold(%s, %s, %s, %s, %s, %s, %s, %s::interval)"
 BOOK = "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
@@ -71,8 +80,7 @@ def test_shared_resource_full_is_refused_with_bk002_and_writes_nothing(
 
 def test_confirming_an_expired_hold_is_refused_with_bk003(conn: Conn, venue: int, at: At) -> None:
     table = add_resource(conn, venue, "T1")
-    held = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, held)
+    held = lapsed_hold(conn, venue, [table], at(10), at(12))
     refuse(conn, "BK003", CONFIRM, (venue, held["id"], '{"name": "Ada"}', None))
     refuse(conn, "BK003", EXTEND, (venue, held["id"], "10 minutes"))
     refuse(conn, "BK003", RELEASE, (venue, held["id"]))
@@ -91,8 +99,7 @@ def test_confirming_a_hold_expired_by_the_sweeper_is_refused_with_bk003(
     conn: Conn, venue: int, at: At
 ) -> None:
     table = add_resource(conn, venue, "T1")
-    held = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, held)
+    held = lapsed_hold(conn, venue, [table], at(10), at(12))
     assert scalar(conn, "SELECT bookingdb.expire_holds()") == 1
     refuse(conn, "BK003", CONFIRM, (venue, held["id"], None, None))
 
@@ -155,8 +162,7 @@ def test_cancelling_a_released_or_expired_hold_is_refused_with_bk006(
     released = hold(conn, venue, [table], at(10), at(12))
     one(conn, RELEASE, (venue, released["id"]))
     refuse(conn, "BK006", CANCEL, (venue, released["id"], None, None))
-    lapsed = hold(conn, venue, [table], at(13), at(14), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [table], at(13), at(14))
     refuse(conn, "BK006", CANCEL, (venue, lapsed["id"], None, None))
 
 

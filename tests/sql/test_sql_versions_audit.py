@@ -11,9 +11,9 @@ from contract_kit import (
     Conn,
     add_resource,
     book,
-    expire_now,
     get,
     hold,
+    lapsed_hold,
     one,
     rows,
     scalar,
@@ -101,8 +101,7 @@ def test_lazy_expiry_by_a_new_booking_is_a_versioned_audited_change(
     conn: Conn, venue: int, at: At
 ) -> None:
     table = add_resource(conn, venue, "T1")
-    lapsed = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [table], at(10), at(12))
     book(conn, venue, [table], at(10), at(12))
     after = get(conn, venue, lapsed["id"])
     assert (after["status"], after["version"]) == ("expired", 2)
@@ -115,8 +114,7 @@ def test_lazy_expiry_by_a_new_booking_is_a_versioned_audited_change(
 
 def test_sweeper_expiry_is_a_versioned_audited_change(conn: Conn, venue: int, at: At) -> None:
     table = add_resource(conn, venue, "T1")
-    lapsed = hold(conn, venue, [table], at(10), at(12), ttl="1 microsecond")
-    expire_now(conn, lapsed)
+    lapsed = lapsed_hold(conn, venue, [table], at(10), at(12))
     assert scalar(conn, "SELECT bookingdb.expire_holds()") == 1
     assert get(conn, venue, lapsed["id"])["version"] == 2
     assert [a["new_status"] for a in _audit(conn, lapsed["id"])] == ["held", "expired"]
