@@ -25,17 +25,18 @@ WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 XDIST   := -n $(WORKERS) --dist loadgroup
 
 # Every layer in parallel, without the end-to-end checks that take tens of
-# seconds each (marker e2e); the hypothesis profile is "dev" unless
-# BOOKINGDB_HYPOTHESIS_PROFILE says otherwise.
+# seconds each (marker e2e) and the PgBouncer storm (make test-pgbouncer runs
+# it); the hypothesis profile is "dev" unless BOOKINGDB_HYPOTHESIS_PROFILE
+# says otherwise.
 test: $(STAMP)
-	$(BIN)/pytest $(XDIST) -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not e2e and not pgbouncer" $(PYTEST_ARGS)
 
 # Everything: every test (e2e included) on the embedded PostgreSQL 18, the
 # concurrency tests through PgBouncer, and the layers whose behaviour depends
 # on the server version again on the system PostgreSQL ($(SYSTEM_PG_DSN)).
 SYSTEM_PG_DSN ?= postgresql://postgres@127.0.0.1:5432/postgres
 test-all: $(STAMP)
-	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not pgbouncer" $(PYTEST_ARGS)
 	$(MAKE) test-pgbouncer
 	$(MAKE) test-system-pg
 
