@@ -348,10 +348,12 @@ def aim(admin: psycopg.Connection[Any], client: Client, kind: str, storm: Storm)
             # dropping the connection): a duplicate of its descriptor, so the
             # connection object itself is untouched.
             try:
-                fd = client.conn.fileno()
-            except psycopg.OperationalError:
-                return  # the connection broke already
-            with socket.socket(fileno=os.dup(fd)) as sock:
+                fd = os.dup(client.conn.fileno())
+            except (psycopg.OperationalError, OSError):
+                # The connection broke already: psycopg closed its socket
+                # (between fileno() and dup() too, under load).
+                return
+            with socket.socket(fileno=fd) as sock:
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
