@@ -1,5 +1,5 @@
-"""Smoke test of the benchmark suite: S1 and S2, one second per load, S8, and
-S9 and S10 in quick mode, end to end.
+"""Smoke test of the benchmark suite: every scenario (S1-S10) in quick mode,
+one second per timed load, end to end.
 
 No timing assertions: the figures depend on the machine. What must hold on
 any machine is the shape of the results and the correctness checks: no
@@ -181,3 +181,20 @@ def test_quick_s9_and_s10_check_the_sale_and_the_waitlist(server_dsn: str, tmp_p
     assert s10["details"]["serving_failures_beside_join"] == len(s10["details"]["serving_failures"])
     offers = _metric(s10, "offers made by cancel")
     assert offers is not None and offers > 0
+
+
+def test_quick_s3_to_s7_pass_their_correctness_checks(server_dsn: str, tmp_path: Path) -> None:
+    """The scenarios the tests above leave out (the on-sale, the Python client,
+    hold -> confirm, growth and storage), so that every scenario of
+    ``bookingdb bench --quick`` runs in make test-all."""
+    scenarios = ["S3", "S4", "S5", "S6", "S7"]
+    results = _quick(server_dsn, tmp_path, scenarios)
+
+    assert results["errors"] == []
+    assert results["correct"] is True
+    saved = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert sorted(saved["scenarios"]) == scenarios
+    for name in scenarios:
+        checks = _checks(saved["scenarios"][name])
+        assert checks, f"{name} reports no correctness checks"
+        assert all(check["passed"] for check in checks.values()), name
