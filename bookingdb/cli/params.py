@@ -158,13 +158,26 @@ def parse_time(value: str, option: str, tz: ZoneInfo | None) -> datetime:
 _DURATION = re.compile(r"(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
 
 
+# The longest duration any function accepts (sql/050_availability.sql,
+# _elapsed: 100 years of 366 days); longer is refused here, before Python's
+# own arithmetic on it can overflow.
+LONGEST_DURATION = timedelta(days=36_600)
+
+
 def parse_duration(value: str, option: str) -> timedelta:
-    """``10m``, ``90m``, ``2h``, ``1h30m``, ``1d``, ``45s`` as a timedelta."""
+    """``10m``, ``90m``, ``2h``, ``1h30m``, ``1d``, ``45s`` as a timedelta, at
+    most :data:`LONGEST_DURATION`."""
     match = _DURATION.fullmatch(value.strip().lower())
     if not value.strip() or match is None:
         raise InputError(f"{option}: {value!r} is not a duration (e.g. 10m, 90m, 2h, 1h30m)")
     parts = {unit: int(amount or 0) for unit, amount in match.groupdict().items()}
-    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    too_long = InputError(f"{option}: {value!r} is longer than 100 years")
+    if any(amount > LONGEST_DURATION.total_seconds() for amount in parts.values()):
+        raise too_long
+    length = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    if length > LONGEST_DURATION:
+        raise too_long
+    return length
 
 
 def time_range(

@@ -159,6 +159,8 @@ def test_a_naive_time_is_read_in_an_explicit_zone(cli: Invoke, bar: Bar) -> None
 def test_bad_durations_and_zones_are_refused_cleanly(cli: Invoke, bar: Bar) -> None:
     for extra in (
         ["--duration", "2x"],
+        ["--duration", "9999999999999999999999m"],
+        ["--duration", "1h", "--ttl", "9999999999999999999999m"],
         ["--duration", "1h", "--tz", "Mars/Olympus"],
         ["--end", at(1), "--duration", "1h"],
         [],

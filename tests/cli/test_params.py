@@ -40,6 +40,18 @@ def test_bad_durations_are_refused(text: str) -> None:
         parse_duration(text, "--ttl")
 
 
+@pytest.mark.parametrize(
+    "text", ["9999999999999999999999m", "36601d", "878425h", f"{10**400}s", "36600d1s"]
+)
+def test_durations_longer_than_any_function_accepts_are_refused(text: str) -> None:
+    with pytest.raises(InputError, match=r"--ttl: .* is longer than 100 years"):
+        parse_duration(text, "--ttl")
+
+
+def test_the_longest_duration_is_accepted() -> None:
+    assert parse_duration("36600d", "--ttl") == timedelta(days=36_600)
+
+
 def test_a_time_with_an_offset_is_kept() -> None:
     parsed = parse_time("2027-03-28T19:00+01:00", "--start", LONDON)
     assert parsed == datetime(2027, 3, 28, 18, 0, tzinfo=UTC)
