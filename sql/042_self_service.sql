@@ -33,6 +33,12 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'no booking with this reference and token',
             DETAIL = 'Check the link: the reference or the token does not match.';
     END IF;
+    -- A second click on the e-mail link: the booking is cancelled already,
+    -- which is what the customer asked for. Return it as it is; nothing
+    -- changes (no new version, audit or feed row).
+    IF v_row.status = 'cancelled' THEN
+        RETURN bookingdb._as_booking(v_row);
+    END IF;
     RETURN bookingdb._change_status(v_row.venue_id, v_row.booking_id, NULL, ARRAY['confirmed', 'pending'],
                                     'cancelled', reason);
 EXCEPTION WHEN lock_not_available THEN
@@ -43,8 +49,10 @@ $$;
 COMMENT ON FUNCTION bookingdb.cancel_by_token(bigint, text, text, text) IS
     'Cancels a confirmed or pending booking for a customer with no account: reference plus the cancel_token '
     'handed out when it was confirmed (create_booking_atomic, confirm_hold). Only a hash of the token is stored '
-    'and it is compared in constant time. Refusals: BK007 wrong reference or token (one refusal for both: no '
-    'hint whether the reference exists), BK006 no longer confirmed/pending, BK020 busy.';
+    'and it is compared in constant time. A booking already cancelled (a second click on the link) is returned '
+    'as it is, unchanged. Refusals: BK007 wrong reference or token (one refusal for both: no '
+    'hint whether the reference exists), BK006 neither confirmed, pending nor cancelled (e.g. a released hold), '
+    'BK020 busy.';
 
 CREATE FUNCTION bookingdb.find_booking(venue_id bigint, reference text)
 RETURNS bookingdb.booking

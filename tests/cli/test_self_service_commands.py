@@ -41,6 +41,12 @@ def test_cancel_by_reference_and_token(cli: Invoke, place: Place) -> None:
     )  # fmt: skip
     assert (cancelled["id"], cancelled["status"]) == (booked["id"], "cancelled")
     assert cancelled["cancel_reason"] == "ill"
+    # The customer clicks the link again: success, the same booking unchanged.
+    again = ok_json(
+        cli("cancel", place.venue, "--reference", booked["reference"],
+            "--token", booked["cancel_token"], "--json")
+    )  # fmt: skip
+    assert again == cancelled
 
 
 def test_cancel_takes_an_id_or_a_reference_with_a_token(cli: Invoke, place: Place) -> None:

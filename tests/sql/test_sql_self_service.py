@@ -66,7 +66,23 @@ def test_a_confirmation_hands_out_a_token_once_that_cancels_the_booking(
 
     cancelled = one(conn, CANCEL, (venue, booking["reference"], token))
     assert cancelled["status"] == "cancelled"
-    refuse(conn, "BK006", CANCEL, (venue, booking["reference"], token))
+    # The link clicked again: the same cancelled booking, nothing written.
+    audit_rows = scalar(
+        conn, "SELECT count(*) FROM bookingdb.audit_log WHERE booking_id = %s", (booking["id"],)
+    )
+    again = one(conn, CANCEL, (venue, booking["reference"], token))
+    assert again == cancelled
+    assert audit_rows == scalar(
+        conn, "SELECT count(*) FROM bookingdb.audit_log WHERE booking_id = %s", (booking["id"],)
+    )
+    # The token of a request the venue rejected cancels nothing: BK006.
+    request = one(
+        conn,
+        "SELECT * FROM bookingdb.create_booking_atomic(%s, %s, %s, %s, status => 'pending')",
+        (venue, [table], at(22), at(23)),
+    )
+    one(conn, "SELECT * FROM bookingdb.reject_booking(%s, %s)", (venue, request["id"]))
+    refuse(conn, "BK006", CANCEL, (venue, request["reference"], request["cancel_token"]))
 
 
 def test_a_wrong_token_and_an_unknown_reference_get_the_same_refusal(
