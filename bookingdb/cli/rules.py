@@ -82,7 +82,7 @@ def set_rules(
         typer.Argument(
             help="key=value; repeat for several. Intervals as text (min_notice='2 hours', "
             "max_advance='6 months'), whole numbers for min_party, max_party, min_age, "
-            "true or false for notify; null restores the default.",
+            "max_active_holds_per_customer, true or false for notify; null restores the default.",
             show_default=False,
             metavar="KEY=VALUE",
         ),
@@ -93,8 +93,9 @@ def set_rules(
     """Set some of a venue's rules and print them all (set_venue_rules).
 
     Keys: hold_ttl, min_notice, max_advance, min_party, max_party, min_age,
-    buffer_before, buffer_after, slot_step, notify (whether changes send NOTIFY
-    bookingdb_changes). Existing bookings are not re-checked.
+    max_active_holds_per_customer, buffer_before, buffer_after, slot_step,
+    notify (whether changes send NOTIFY bookingdb_changes). Existing bookings
+    are not re-checked.
     """
     rules = parse_rules(pairs)
     with open_db(dsn) as db:
