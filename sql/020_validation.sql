@@ -98,15 +98,24 @@ BEGIN
 END
 $$;
 -- BK011 unless [starts_at, ends_at) is a finite, non-empty range.
+-- Supported instants: from 1900-01-01 to 9999-12-31 00:00 UTC, a day short
+-- of the end of year 9999, so that the instant in any zone is still a date
+-- every client's date type can hold, and local-time arithmetic cannot
+-- overflow. NULL for NULL.
+CREATE FUNCTION bookingdb._supported_instant(p_at timestamptz)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT p_at BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00'
+$$;
+
 CREATE FUNCTION bookingdb._check_range(p_starts_at timestamptz, p_ends_at timestamptz)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-    -- Supported instants: from 1900-01-01 to 9999-12-31 00:00 UTC, a day
-    -- short of the end of year 9999, so that the instant in any zone is still
-    -- a date every client's date type can hold, and local-time arithmetic
-    -- cannot overflow.
+    -- Both ends supported instants (_supported_instant): with ends after
+    -- starts, starts from 1900 and ends by 9999-12-31 say it.
     IF p_starts_at IS NULL OR p_ends_at IS NULL OR NOT isfinite(p_starts_at) OR NOT isfinite(p_ends_at)
        OR p_ends_at <= p_starts_at
        OR p_starts_at < '1900-01-01 00:00+00' OR p_ends_at > '9999-12-31 00:00+00' THEN

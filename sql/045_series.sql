@@ -21,10 +21,9 @@ DECLARE
     v_detail   text;
     v_hint     text;
 BEGIN
-    -- Outside the supported instants (_check_range) before any arithmetic
-    -- on it: near the end of timestamptz, adding the duration overflows.
-    IF first_starts_at IS NULL OR NOT isfinite(first_starts_at)
-       OR first_starts_at NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
+    -- Outside the supported instants before any arithmetic on it: near the
+    -- end of timestamptz, adding the duration overflows.
+    IF NOT coalesce(bookingdb._supported_instant(first_starts_at), false) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
             DETAIL = format('first_starts_at: %s', coalesce(first_starts_at::text, 'NULL')),
             HINT = 'first_starts_at must be finite and from 1900 to 9999-12-30.';

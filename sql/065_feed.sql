@@ -144,13 +144,12 @@ DECLARE
     v_until  timestamptz := until;
     v_window tstzrange;
 BEGIN
-    -- Both ends within the supported instants (_check_range) before any
-    -- arithmetic on them: near the ends of timestamptz it overflows.
-    IF v_since BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
+    -- Both ends within the supported instants before any arithmetic on
+    -- them: near the ends of timestamptz it overflows.
+    IF bookingdb._supported_instant(v_since) THEN
         v_until := coalesce(v_until, greatest(now(), v_since) + interval '7 days');
     END IF;
-    IF v_until IS NULL OR v_since NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00'
-       OR v_until NOT BETWEEN '1900-01-01 00:00+00' AND '9999-12-31 00:00+00' THEN
+    IF NOT coalesce(bookingdb._supported_instant(v_since) AND bookingdb._supported_instant(v_until), false) THEN
         RAISE EXCEPTION USING ERRCODE = 'BK011', MESSAGE = 'invalid time range',
             DETAIL = format('since: %s, until: %s', v_since, coalesce(v_until::text, 'NULL')),
             HINT = 'since and until must be finite and from 1900 to 9999-12-30, at most 366 days apart.';

@@ -171,13 +171,11 @@ def parse_duration(value: str, option: str) -> timedelta:
     if not value.strip() or match is None:
         raise InputError(f"{option}: {value!r} is not a duration (e.g. 10m, 90m, 2h, 1h30m)")
     parts = {unit: int(amount or 0) for unit, amount in match.groupdict().items()}
-    too_long = InputError(f"{option}: {value!r} is longer than 100 years")
-    if any(amount > LONGEST_DURATION.total_seconds() for amount in parts.values()):
-        raise too_long
-    length = timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
-    if length > LONGEST_DURATION:
-        raise too_long
-    return length
+    # Whole seconds as a Python int first: it cannot overflow, a timedelta can.
+    seconds = parts["d"] * 86_400 + parts["h"] * 3_600 + parts["m"] * 60 + parts["s"]
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise InputError(f"{option}: {value!r} is longer than 100 years")
+    return timedelta(seconds=seconds)
 
 
 def time_range(
