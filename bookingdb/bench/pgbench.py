@@ -58,6 +58,8 @@ class Transaction:
     number: int
     latency_us: int | None
     script: int
+    # When the client had the answer (epoch seconds), from the log line.
+    finished_at: float | None = None
 
     @property
     def completed(self) -> bool:
@@ -116,6 +118,9 @@ def parse_log_line(line: str) -> Transaction | None:
         number=int(parts[1]),
         latency_us=latency,
         script=int(parts[3]),
+        finished_at=int(parts[4]) + int(parts[5]) / 1e6
+        if parts[4].isdigit() and parts[5].isdigit()
+        else None,
     )
 
 

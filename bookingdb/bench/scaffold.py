@@ -32,6 +32,39 @@ COMMENT ON SCHEMA bench IS
 -- booking durably.
 CREATE TABLE bench.bare_bookings (LIKE bookingdb.bookings INCLUDING DEFAULTS INCLUDING IDENTITY);
 
+-- S1's floor (issue 19): the four rows one booking writes (booking,
+-- allocation, audit row, feed row) into copies of bookingdb's tables with
+-- every index and constraint (the exclusion constraint included) and the
+-- foreign key between booking and allocation, but no trigger and no logic:
+-- what the rows themselves cost. The lean floor writes the same four rows
+-- into minimal tables (their keys and the exclusion constraint only), so
+-- the cost of bookingdb's own indexes and constraints shows beside it.
+CREATE TABLE bench.floor_bookings (LIKE bookingdb.bookings INCLUDING ALL);
+CREATE TABLE bench.floor_allocations (LIKE bookingdb.allocations INCLUDING ALL,
+    FOREIGN KEY (venue_id, booking_id) REFERENCES bench.floor_bookings (venue_id, booking_id));
+CREATE TABLE bench.floor_audit_log (LIKE bookingdb.audit_log INCLUDING ALL);
+CREATE TABLE bench.floor_changes (LIKE bookingdb.changes INCLUDING ALL);
+
+CREATE TABLE bench.lean_bookings (
+    venue_id bigint NOT NULL, booking_id bigint GENERATED ALWAYS AS IDENTITY,
+    reference text NOT NULL, status text NOT NULL, starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL, party_size int NOT NULL, resource_ids bigint[] NOT NULL,
+    PRIMARY KEY (venue_id, booking_id));
+CREATE TABLE bench.lean_allocations (
+    venue_id bigint NOT NULL, booking_id bigint NOT NULL, resource_id bigint NOT NULL,
+    blocked tstzrange NOT NULL,
+    PRIMARY KEY (venue_id, booking_id, resource_id),
+    EXCLUDE USING gist (venue_id WITH =, resource_id WITH =, blocked WITH &&));
+CREATE TABLE bench.lean_audit_log (
+    venue_id bigint NOT NULL, audit_id bigint GENERATED ALWAYS AS IDENTITY,
+    booking_id bigint NOT NULL, action text NOT NULL, new_status text NOT NULL,
+    PRIMARY KEY (venue_id, audit_id));
+CREATE TABLE bench.lean_changes (
+    venue_id bigint NOT NULL, change_id bigint GENERATED ALWAYS AS IDENTITY,
+    booking_id bigint NOT NULL, resource_id bigint NOT NULL, starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL, new_status text NOT NULL, action text NOT NULL,
+    PRIMARY KEY (venue_id, change_id));
+
 -- S2's reference: the check-then-insert design most booking systems use, with
 -- an index for the check and no constraint.
 CREATE TABLE bench.naive_bookings (LIKE bookingdb.bookings INCLUDING DEFAULTS INCLUDING IDENTITY);
@@ -675,14 +708,19 @@ def preload(conn: Connection, plan: SlotPlan, first: int, count: int) -> None:
             conn.execute(_PRELOAD_SQL + _PRELOAD_COUNT_SQL, params)
 
 
-def settle(conn: Connection, tables: list[str]) -> None:
-    """Before a measurement: fresh statistics, no dead rows to clean, and a
-    checkpoint so the run does not pay for earlier writes (best effort: the
-    checkpoint needs privileges a --dsn user may not have)."""
+def settle(conn: Connection, tables: list[str], *, checkpoint: bool = True) -> None:
+    """Before a measurement: fresh statistics, no dead rows to clean, and
+    (``checkpoint``) a checkpoint so the run does not pay for earlier writes
+    (best effort: the checkpoint needs privileges a --dsn user may not
+    have). Runs compared with each other start from the same state: a
+    checkpoint right before one of them makes it pay the full-page images of
+    every page it touches first, which costs a booking (many indexes) far
+    more than a bare INSERT (one table end)."""
     for table in tables:
         conn.execute(f"VACUUM (ANALYZE) {table}")
-    with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
-        conn.execute("CHECKPOINT")
+    if checkpoint:
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CHECKPOINT")
 
 
 BOOKING_TABLES = ["bookingdb.bookings", "bookingdb.allocations", "bookingdb.audit_log"]
