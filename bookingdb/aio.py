@@ -342,7 +342,7 @@ class AsyncBookingDB(_Calls):
         venue_id: int,
         after_seq: int = 0,
         *,
-        poll_interval: float = 1.0,
+        poll_interval: float = steps.POLL_INTERVAL,
         idle_timeout: float | None = None,
         reconnect_timeout: float = 60.0,
     ) -> AsyncGenerator[Change, None]:

@@ -331,7 +331,7 @@ class BookingDB(_Calls):
         venue_id: int,
         after_seq: int = 0,
         *,
-        poll_interval: float = 1.0,
+        poll_interval: float = steps.POLL_INTERVAL,
         idle_timeout: float | None = None,
         reconnect_timeout: float = 60.0,
     ) -> Generator[Change, None, None]:
@@ -340,12 +340,13 @@ class BookingDB(_Calls):
 
         Uses a connection of its own (not from the pool): it LISTENs on
         ``bookingdb_changes``, then catches up with ``changes_since`` until it
-        is empty, then waits for a notification for this venue, or
-        ``poll_interval`` seconds (a venue may turn NOTIFY off), and catches up
-        again. If the connection drops, it reconnects with a short backoff and
-        continues after the last ``seq`` it yielded; if the database cannot be
-        reached again within ``reconnect_timeout`` seconds, the
-        ``OperationalError`` is raised. Stops when no change has arrived for
+        is empty, then waits ``poll_interval`` seconds (50 ms by default), or
+        less when a notification for this venue arrives (venues with the
+        ``notify`` rule on send one at commit), and catches up again. If the
+        connection drops, it reconnects with a short backoff and continues
+        after the last ``seq`` it yielded; if the database cannot be reached
+        again within ``reconnect_timeout`` seconds, the ``OperationalError``
+        is raised. Stops when no change has arrived for
         ``idle_timeout`` seconds (if given). Closing the generator closes the
         connection.
         """

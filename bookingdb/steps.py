@@ -46,6 +46,10 @@ WATCH = "bookingdb watch"
 LISTEN = "LISTEN bookingdb_changes"
 # Feed rows per changes_since call in watch().
 FEED_PAGE = 1000
+#: How often watch() looks at the feed when no NOTIFY wakes it (new venues
+#: send none: NOTIFY serialises commits). A look that finds nothing is one
+#: indexed read; a listener sees a change within about this long.
+POLL_INTERVAL = 0.05
 
 
 def connection_kwargs(prepare_threshold: int | None) -> dict[str, Any]:
@@ -239,8 +243,8 @@ def watch(
 
     It yields the changes to hand to the caller among its steps. LISTEN
     first, then catch up with ``changes_since`` until it is empty, then wait
-    for a notification for this venue or ``poll_interval`` seconds (a venue
-    may turn NOTIFY off), and catch up again. A dropped connection (a driver
+    for a notification for this venue (venues with the ``notify`` rule on)
+    or ``poll_interval`` seconds, and catch up again. A dropped connection (a driver
     throws :class:`Dropped`) is reopened with a short backoff, continuing
     after the last ``seq`` yielded; if that fails for ``reconnect_timeout``
     seconds the OperationalError is raised. Ends when no change has come for

@@ -257,7 +257,7 @@ BEGIN
                 WHEN 'buffer_before' THEN v.buffer_before := interval '0';
                 WHEN 'buffer_after'  THEN v.buffer_after := interval '0';
                 WHEN 'slot_step'     THEN v.slot_step := interval '15 minutes';
-                WHEN 'notify'        THEN v.notify := true;
+                WHEN 'notify'        THEN v.notify := false;
                 WHEN 'max_active_holds_per_customer' THEN v.max_active_holds_per_customer := NULL;
                 ELSE NULL;
             END CASE;
@@ -335,7 +335,8 @@ COMMENT ON FUNCTION bookingdb.set_venue_rules(bigint, jsonb) IS
     'restores the default. Keys: hold_ttl (default "10 minutes", at most 30 days), min_notice ("0"), '
     'max_advance ("6 months"), buffer_before/buffer_after ("0", the default for resources without their own), '
     'slot_step ("15 minutes") as interval text; min_party (1), max_party (50), min_age (none) as numbers; '
-    'notify (true): whether changes send NOTIFY bookingdb_changes (the change feed is written either way); '
+    'notify (false): whether changes send NOTIFY bookingdb_changes at commit (the change feed is written either way; '
+    'NOTIFY serialises the commits of every notifying transaction, so watch() polls instead); '
     'max_active_holds_per_customer (none): live holds one customer (holder key, else e-mail) may have. '
     'Existing bookings are not re-checked. Refusals: BK007 unknown venue; BK010 unknown key or bad value.';
 

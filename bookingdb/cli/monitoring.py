@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bookingdb import steps
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import (
     ExitCode,
@@ -46,7 +47,7 @@ def watch(
     poll: Annotated[
         float,
         typer.Option("--poll", help="Seconds between looks at the feed when no NOTIFY arrives."),
-    ] = 1.0,
+    ] = steps.POLL_INTERVAL,
     tz: Tz = None,
     dsn: Dsn = None,
     as_json: Annotated[

@@ -53,7 +53,7 @@ def test_defaults_are_no_past_six_months_ahead_and_parties_of_1_to_50(
         "buffer_before": "00:00:00",
         "buffer_after": "00:00:00",
         "slot_step": "00:15:00",
-        "notify": True,
+        "notify": False,
         "max_active_holds_per_customer": None,
         "has_hours": False,
     }

@@ -1,0 +1,12 @@
+-- New venues send no NOTIFY: listeners poll the change feed instead.
+--
+-- depends: 0008_drop_allocations_shared_active
+--
+-- NOTIFY takes a database-wide lock at commit: with it on, bookings of every
+-- venue queue for that lock and each flushes the WAL alone (measured in
+-- bookingdb bench S1: most of the backends' time waits on it). watch() and
+-- the live hub poll changes_since every few tens of milliseconds, which costs
+-- a read per poll, not a lock per booking. A venue whose psql consumers LISTEN
+-- turns it back on with set_venue_rules(venue, '{"notify": true}'); venues
+-- that exist keep what they have.
+ALTER TABLE bookingdb.venues ALTER COLUMN notify SET DEFAULT false;
