@@ -340,7 +340,7 @@ class BookingDB(_Calls):
 
         Uses a connection of its own (not from the pool): it LISTENs on
         ``bookingdb_changes``, then catches up with ``changes_since`` until it
-        is empty, then waits ``poll_interval`` seconds (50 ms by default), or
+        is empty, then waits ``poll_interval`` seconds (25 ms by default), or
         less when a notification for this venue arrives (venues with the
         ``notify`` rule on send one at commit), and catches up again. If the
         connection drops, it reconnects with a short backoff and continues

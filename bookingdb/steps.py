@@ -49,7 +49,7 @@ FEED_PAGE = 1000
 #: How often watch() looks at the feed when no NOTIFY wakes it (new venues
 #: send none: NOTIFY serialises commits). A look that finds nothing is one
 #: indexed read; a listener sees a change within about this long.
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.025
 
 
 def connection_kwargs(prepare_threshold: int | None) -> dict[str, Any]:

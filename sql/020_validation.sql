@@ -183,6 +183,7 @@ DECLARE
     v_seats_min  int;
     v_seats_max  bigint;
     v_deposit    bigint;
+    v_asked      bigint;
 BEGIN
     SELECT * INTO venue FROM bookingdb.venues v WHERE v.venue_id = p_venue_id;
     SELECT array_agg(r.resource_id ORDER BY r.resource_id),
@@ -190,8 +191,9 @@ BEGIN
            min(r.sell_limit), max(r.seats_min),
            -- NULL seats_max means no limit: the sum is then unbounded.
            CASE WHEN bool_or(r.seats_max IS NULL) THEN NULL ELSE sum(r.seats_max) END,
-           coalesce(sum(r.deposit_cents), 0)
-      INTO resource_ids, shared_ids, v_min_cap, v_seats_min, v_seats_max, v_deposit
+           coalesce(sum(r.deposit_cents), 0),
+           (SELECT count(DISTINCT x) FROM unnest(p_resource_ids) AS x)
+      INTO resource_ids, shared_ids, v_min_cap, v_seats_min, v_seats_max, v_deposit, v_asked
       FROM bookingdb.resources r
      WHERE r.venue_id = p_venue_id AND r.resource_id = ANY (p_resource_ids);
 
@@ -202,7 +204,11 @@ BEGIN
     PERFORM bookingdb._check_range(p_starts_at, p_ends_at);
     PERFORM bookingdb._check_time_rules(venue, p_starts_at, p_ends_at);
     PERFORM bookingdb._check_party_limits(venue, p_party_size);
-    PERFORM bookingdb._check_resource_list(p_venue_id, p_resource_ids, coalesce(cardinality(resource_ids), 0));
+    -- Every id asked for found in the venue: the list is sound, no need to
+    -- ask _check_resource_list (which finds what is wrong).
+    IF v_asked IS DISTINCT FROM cardinality(resource_ids) OR array_position(p_resource_ids, NULL) IS NOT NULL THEN
+        PERFORM bookingdb._check_resource_list(p_venue_id, p_resource_ids, coalesce(cardinality(resource_ids), 0));
+    END IF;
     IF p_quantity IS NULL OR p_quantity < 1 OR p_quantity > v_min_cap THEN
         RAISE EXCEPTION USING ERRCODE = 'BK017', MESSAGE = 'quantity not allowed',
             DETAIL = format('quantity: %s, smallest capacity among the resources: %s',

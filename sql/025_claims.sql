@@ -431,26 +431,45 @@ BEGIN
         END IF;
     ELSE
         -- The customer's cancellation token, handed out once with this
-        -- result; only its hash is stored. gen_random_uuid draws from the
-        -- server's strong random source (two: 244 random bits).
-        v_token := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+        -- result; only its hash is stored. One draw from the server's strong
+        -- random source (gen_random_uuid: 122 random bits), spread over 64
+        -- hex characters.
+        v_token := encode(sha256(uuid_send(gen_random_uuid())), 'hex');
     END IF;
 
     FOR attempt IN 1..5 LOOP
-        -- DO NOTHING covers both unique keys: a twin request with the same
-        -- idempotency key that committed first, or (rarely) a reference code
-        -- that is already in use in this venue.
-        INSERT INTO bookingdb.bookings
-            (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
-             customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents,
-             series_id, event_id, total_cents, waitlist_entry_id, holder, cancel_token_hash)
-        VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
-                p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
-                p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id,
-                p_event_id, p_total_cents, p_waitlist_entry_id, v_holder,
-                sha256(convert_to(v_token, 'UTF8')))
-        ON CONFLICT DO NOTHING
-        RETURNING * INTO v_row;
+        -- The booking, its audit row and its feed rows (one per resource, in
+        -- id order) in one statement: the update trigger audits every later
+        -- change, and verify_invariants (I6) finds a booking written any
+        -- other way without its audit row. DO NOTHING covers both unique
+        -- keys: a twin request with the same idempotency key that committed
+        -- first, or (rarely) a reference code already in use in this venue;
+        -- then nothing is written.
+        WITH b AS (
+            INSERT INTO bookingdb.bookings
+                (venue_id, reference, status, starts_at, ends_at, party_size, quantity, resource_ids,
+                 customer, payment_ref, idempotency_key, request_hash, expires_at, total_deposit_cents,
+                 series_id, event_id, total_cents, waitlist_entry_id, holder, cancel_token_hash)
+            VALUES (p_venue_id, bookingdb._new_reference(), p_status, p_starts_at, p_ends_at,
+                    p_party_size, p_quantity, v_req.resource_ids, p_customer, p_payment_ref,
+                    p_idempotency_key, v_hash, v_expires, v_req.total_deposit_cents, p_series_id,
+                    p_event_id, p_total_cents, p_waitlist_entry_id, v_holder,
+                    sha256(convert_to(v_token, 'UTF8')))
+            ON CONFLICT DO NOTHING
+            RETURNING *
+        ), audited AS (
+            INSERT INTO bookingdb.audit_log (venue_id, booking_id, version, action, old_status, new_status, actor)
+            SELECT b.venue_id, b.booking_id, b.version, 'create', NULL, b.status, bookingdb._actor()
+              FROM b
+        ), fed AS (
+            INSERT INTO bookingdb.changes
+                (venue_id, booking_id, resource_id, starts_at, ends_at, old_status, new_status, action, reference)
+            SELECT b.venue_id, b.booking_id, r.id, b.starts_at, b.ends_at, NULL, b.status,
+                   CASE WHEN b.waitlist_entry_id IS NULL THEN 'create' ELSE 'waitlist_offer' END, b.reference
+              FROM b, unnest(b.resource_ids) WITH ORDINALITY AS r(id, n)
+             ORDER BY r.n
+        )
+        SELECT * INTO v_row FROM b;
         EXIT WHEN FOUND;
         IF p_idempotency_key IS NOT NULL THEN
             SELECT * INTO v_row FROM bookingdb.bookings b
@@ -462,6 +481,9 @@ BEGIN
     END LOOP;
     IF v_row.booking_id IS NULL THEN
         RAISE EXCEPTION 'could not allocate a unique booking reference in venue %', p_venue_id;
+    END IF;
+    IF v_venue.notify THEN
+        PERFORM pg_notify('bookingdb_changes', p_venue_id::text);
     END IF;
 
     -- Shared resources: lock, then check, as late as possible, because the

@@ -15,10 +15,20 @@ BEGIN
 END
 $$;
 
+-- Who made a change: the bookingdb.actor setting, else the login role.
+CREATE FUNCTION bookingdb._actor()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(nullif(current_setting('bookingdb.actor', true), ''), session_user)
+$$;
+
 -- The change feed: one row per resource the change touches (a move
 -- touches the old resources and the new), written in the same transaction,
--- and a small NOTIFY to wake listeners. NOTIFY alone is lossy (nobody may be
--- listening); the rows are what a consumer catches up from.
+-- and, for a venue with the notify rule on, a NOTIFY to wake listeners. The
+-- rows are what a consumer catches up from; NOTIFY serialises the commits of
+-- notifying transactions (a database-wide lock), so it is off by default and
+-- watch() polls. A new booking writes its first feed row itself (_book).
 CREATE FUNCTION bookingdb._feed(o bookingdb.bookings, n bookingdb.bookings, p_action text)
 RETURNS void
 LANGUAGE plpgsql
@@ -27,12 +37,8 @@ BEGIN
     INSERT INTO bookingdb.changes
         (venue_id, booking_id, resource_id, starts_at, ends_at, old_status, new_status, action, reference)
     SELECT n.venue_id, n.booking_id, r, n.starts_at, n.ends_at, o.status, n.status, p_action, n.reference
-      FROM (SELECT DISTINCT x FROM unnest(n.resource_ids || coalesce(o.resource_ids, '{}')) AS x) AS t(r)
+      FROM (SELECT DISTINCT x FROM unnest(n.resource_ids || o.resource_ids) AS x) AS t(r)
      ORDER BY r;
-    -- Identical payloads within one transaction are delivered once. NOTIFY
-    -- serialises the commits of notifying transactions (a database-wide
-    -- lock; measured: about -30% bookings/s at 16 clients), so a venue can
-    -- turn it off (rule notify) and let its listeners poll the feed.
     IF (SELECT v.notify FROM bookingdb.venues v WHERE v.venue_id = n.venue_id) THEN
         PERFORM pg_notify('bookingdb_changes', n.venue_id::text);
     END IF;
@@ -41,24 +47,17 @@ $$;
 
 -- One lean audit row per change (who, what, old/new status, the fields that
 -- changed); and I3: a booking's allocations are active exactly while it
--- occupies, all of them at once.
+-- occupies, all of them at once. A new booking's audit row is written with
+-- it, in _book's insert; this trigger covers every later change, by any
+-- path (an operator's manual UPDATE too).
 CREATE FUNCTION bookingdb._bookings_after_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
-    v_actor  text := coalesce(nullif(current_setting('bookingdb.actor', true), ''), session_user);
     v_action text;
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO bookingdb.audit_log (venue_id, booking_id, version, action, old_status, new_status, actor)
-        VALUES (NEW.venue_id, NEW.booking_id, NEW.version, 'create', NULL, NEW.status, v_actor);
-        PERFORM bookingdb._feed(NULL, NEW, CASE WHEN NEW.waitlist_entry_id IS NULL THEN 'create'
-                                                ELSE 'waitlist_offer' END);
-        RETURN NULL;
-    END IF;
-
     INSERT INTO bookingdb.audit_log
         (venue_id, booking_id, version, action, old_status, new_status, changes, actor)
     VALUES (NEW.venue_id, NEW.booking_id, NEW.version,
@@ -77,7 +76,7 @@ BEGIN
                 'payment_ref',   CASE WHEN NEW.payment_ref IS DISTINCT FROM OLD.payment_ref THEN jsonb_build_array(OLD.payment_ref, NEW.payment_ref) END,
                 'cancel_reason', CASE WHEN NEW.cancel_reason IS DISTINCT FROM OLD.cancel_reason THEN jsonb_build_array(OLD.cancel_reason, NEW.cancel_reason) END
             )), '{}'::jsonb),
-            v_actor)
+            bookingdb._actor())
     RETURNING action INTO v_action;
     PERFORM bookingdb._feed(OLD, NEW, v_action);
 
@@ -97,5 +96,5 @@ $$;
 CREATE TRIGGER bookings_version BEFORE UPDATE ON bookingdb.bookings
     FOR EACH ROW EXECUTE FUNCTION bookingdb._bookings_before_update();
 
-CREATE TRIGGER bookings_audit AFTER INSERT OR UPDATE ON bookingdb.bookings
+CREATE TRIGGER bookings_audit AFTER UPDATE ON bookingdb.bookings
     FOR EACH ROW EXECUTE FUNCTION bookingdb._bookings_after_change();
