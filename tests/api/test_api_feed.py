@@ -101,6 +101,9 @@ def test_watch_yields_every_change_once_in_order_across_a_dropped_connection(
 def test_watch_reconnects_when_dropped_while_waiting(
     db: BookingDB, conn: Conn, venue: int, at: At
 ) -> None:
+    # Woken by NOTIFY, not by a poll: the wait that is dropped is the wait
+    # for a notification.
+    db.set_venue_rules(venue, {"notify": True})
     table = db.add_resource(venue, "T1")
     _book(db, venue, table, at, 10)
     feed = db.watch(venue, poll_interval=3600, idle_timeout=30)
