@@ -49,25 +49,31 @@ BEGIN
 END
 $$;
 
--- The same locks without waiting for any: lock_not_available (55P03) unless
--- every one was free. For a waitlist offer, made inside the transaction of
--- the change that freed the slot: that transaction may hold a row a booking
+-- The same locks without queueing for any: lock_not_available (55P03) unless
+-- every one was free, or came free within p_within (tried again about every
+-- millisecond). For a waitlist offer, made inside the transaction of the
+-- change that freed the slot: that transaction may hold a row a booking
 -- with the lock is waiting for (a cancelled allocation its exclusion check
--- must see settled), so the offer waiting for that booking's lock would
--- close a cycle. It gives way instead; the caller's subtransaction, rolled
+-- must see settled), so the offer sitting in the lock's queue would close a
+-- cycle (40P01 for the booking). Polling never joins the queue; an offer
+-- that runs out of time gives way, and the caller's subtransaction, rolled
 -- back, lets go of the locks it did take.
-CREATE FUNCTION bookingdb._try_lock_resources(p_resource_ids bigint[])
+CREATE FUNCTION bookingdb._try_lock_resources(p_resource_ids bigint[], p_within interval DEFAULT '0')
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    x bigint;
+    x          bigint;
+    v_deadline timestamptz := clock_timestamp() + p_within;
 BEGIN
     FOREACH x IN ARRAY p_resource_ids LOOP
-        IF NOT pg_try_advisory_xact_lock(bookingdb._lock_key(x)) THEN
-            RAISE EXCEPTION USING ERRCODE = 'lock_not_available',
-                MESSAGE = format('resource %s is being booked by another transaction', x);
-        END IF;
+        WHILE NOT pg_try_advisory_xact_lock(bookingdb._lock_key(x)) LOOP
+            IF clock_timestamp() >= v_deadline THEN
+                RAISE EXCEPTION USING ERRCODE = 'lock_not_available',
+                    MESSAGE = format('resource %s is being booked by another transaction', x);
+            END IF;
+            PERFORM pg_sleep(0.001);
+        END LOOP;
     END LOOP;
 END
 $$;

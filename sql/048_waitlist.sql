@@ -45,6 +45,15 @@ BEGIN
          WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
            AND (p_only IS NULL OR r.resource_id = ANY (p_only))
            AND (e.event_id IS NULL OR r.capacity > 1)
+           -- A table taken as this transaction sees it is not tried: trying
+           -- would hold its lock while waiting for the transaction that is
+           -- freeing it, which must take that lock to make its own offer.
+           AND (r.capacity > 1 OR NOT EXISTS (
+                   SELECT 1 FROM bookingdb.allocations a
+                    WHERE a.venue_id = e.venue_id AND a.resource_id = r.resource_id
+                      AND a.active AND a.exclusive
+                      AND a.blocked && tstzrange(e.starts_at - r.buffer_before, e.ends_at + r.buffer_after)
+                      AND (a.expires_at IS NULL OR a.expires_at > now())))
         UNION ALL
         SELECT (SELECT array_agg(s.resource_id ORDER BY s.resource_id)
                   FROM (SELECT r.resource_id FROM bookingdb.resources r
@@ -71,9 +80,11 @@ $$;
 -- entry, one of its resources (a table that fits; party_size places on a
 -- shared resource); for an event entry, party_size places in one listed
 -- area or party_size free listed seats. A refusal (class BK) or a lock
--- that is not free within 100 ms (another transaction is booking there)
+-- that is not free within 500 ms (another transaction is booking there)
 -- just means "not now": the entry keeps waiting. Callers pass entries read
--- without a lock; the entry is locked (or skipped) here.
+-- without a lock; the entry is locked (or skipped) here. The resources that
+-- were busy are left in bookingdb.offer_busy (comma-separated) for the
+-- caller, which must not offer them to anyone further down the line.
 CREATE FUNCTION bookingdb._offer_entry(e bookingdb.waitlist, p_only bigint[])
 RETURNS bookingdb.booking
 LANGUAGE plpgsql
@@ -85,9 +96,11 @@ DECLARE
     v_timeout  text := current_setting('lock_timeout');
     v_bound_ms numeric := coalesce(nullif(extract(epoch FROM v_timeout::interval) * 1000, 0), 5000);
     v_entry_wait text := greatest(1, round(v_bound_ms / 10)) || 'ms';
-    v_slot_wait  text := greatest(1, round(v_bound_ms / 50)) || 'ms';
+    v_slot_wait  interval := greatest(1, round(v_bound_ms / 10)) * interval '1 millisecond';
     v_offering text := coalesce(current_setting('bookingdb.offer_on_expiry', true), '');
     v_state    text;
+    v_busy     bigint[] := '{}';
+    v_lapsed   bigint[];
 BEGIN
     IF e.event_id IS NOT NULL THEN
         SELECT * INTO v_event FROM bookingdb.events x WHERE x.venue_id = e.venue_id AND x.event_id = e.event_id;
@@ -102,11 +115,10 @@ BEGIN
             -- fails, rolling the try back releases it at once. Waiting for
             -- it (not skipping) keeps the line's order when two
             -- transactions serve it at the same moment: the second sees the
-            -- entry served, or free to serve. It waits longer for the entry
-            -- (500 ms) than for a slot (100 ms), so of two servers waiting
-            -- on each other, the one stuck on a slot gives way first. Both
-            -- are fractions of the function's own bound (500 and 100 ms of
-            -- the default 5 s).
+            -- entry served, or free to serve. The slot's lock is polled, not
+            -- queued for (see _try_lock_resources), for as long: another
+            -- server of the line holds it until it commits. Both are a
+            -- tenth of the function's own bound (500 ms of the default 5 s).
             PERFORM set_config('lock_timeout', v_entry_wait, true);
             PERFORM 1 FROM bookingdb.waitlist w
              WHERE w.venue_id = e.venue_id AND w.entry_id = e.entry_id AND w.status = 'waiting'
@@ -116,8 +128,21 @@ BEGIN
                 -- version even so: roll the try back to let go of it.
                 RAISE EXCEPTION USING ERRCODE = 'no_data_found';
             END IF;
-            PERFORM set_config('lock_timeout', v_slot_wait, true);
-            PERFORM bookingdb._try_lock_resources(v_option.ids);
+            -- A lapsed hold in the way that another transaction has locked
+            -- is being expired there, and that transaction offers the slot
+            -- in its own transaction, as promised: this one must not wait
+            -- for it while holding the entry and the slot's lock.
+            v_lapsed := ARRAY(SELECT x FROM bookingdb._lapsed_holds_in_way(
+                                  e.venue_id, v_option.ids, e.starts_at, e.ends_at) AS x);
+            IF cardinality(v_lapsed) > (
+                   SELECT count(*) FROM (SELECT 1 FROM bookingdb.bookings b
+                                          WHERE b.venue_id = e.venue_id AND b.booking_id = ANY (v_lapsed)
+                                            AND b.status = 'held'
+                                            FOR UPDATE SKIP LOCKED) AS mine) THEN
+                RAISE EXCEPTION USING ERRCODE = 'lock_not_available',
+                    MESSAGE = 'a lapsed hold in the way is being expired by another transaction';
+            END IF;
+            PERFORM bookingdb._try_lock_resources(v_option.ids, v_slot_wait);
             IF e.event_id IS NOT NULL THEN
                 v_booking := bookingdb._book_tickets(v_event, v_option.ids, v_option.quantity, e.customer,
                                                      NULL, NULL, NULL, e.entry_id);
@@ -141,6 +166,7 @@ BEGIN
             EXIT;
         WHEN lock_not_available OR deadlock_detected THEN
             v_booking := NULL;  -- busy there right now: not now
+            v_busy := v_busy || v_option.ids;
         WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE;
             IF v_state NOT LIKE 'BK%' THEN
@@ -151,6 +177,7 @@ BEGIN
     END LOOP;
     PERFORM set_config('lock_timeout', v_timeout, true);
     PERFORM set_config('bookingdb.offer_on_expiry', v_offering, true);
+    PERFORM set_config('bookingdb.offer_busy', array_to_string(v_busy, ','), true);
     RETURN v_booking;
 END
 $$;
@@ -183,7 +210,16 @@ BEGIN
     LOOP
         CONTINUE WHEN NOT v_entry.resource_ids && v_left;
         v_offer := bookingdb._offer_entry(v_entry, v_left);
-        IF v_offer.id IS NOT NULL THEN
+        IF v_offer.id IS NULL THEN
+            -- A resource that was busy for this entry is not offered to
+            -- anyone after it: the line keeps its order. Whoever holds the
+            -- lock is booking it (and takes it), or serving this same line.
+            v_left := ARRAY(SELECT x FROM unnest(v_left) AS x
+                             WHERE x <> ALL (coalesce(string_to_array(
+                                 nullif(current_setting('bookingdb.offer_busy', true), ''), ',')::bigint[],
+                                 '{}')));
+            EXIT WHEN cardinality(v_left) = 0;
+        ELSE
             v_offers := v_offers + 1;
             v_left := ARRAY(SELECT x FROM unnest(v_left) AS x
                              WHERE x <> ALL (v_offer.resource_ids)
