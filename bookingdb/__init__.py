@@ -53,6 +53,7 @@ from bookingdb.models import (
     Slot,
     SlotRequest,
     TableCombination,
+    Venue,
     WaitlistEntry,
 )
 
@@ -104,6 +105,7 @@ __all__ = [
     "TooManyHolds",
     "UnderMinimumAge",
     "ValidationError",
+    "Venue",
     "VersionConflict",
     "WaitlistEntry",
 ]

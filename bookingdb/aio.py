@@ -98,6 +98,7 @@ class _Calls:
     create_venue = calls.awaiting(calls.create_venue)
     add_resource = calls.awaiting(calls.add_resource)
     list_resources = calls.awaiting(calls.list_resources)
+    list_venues = calls.awaiting(calls.list_venues)
     set_sellable_capacity = calls.awaiting(calls.set_sellable_capacity)
     create_hold = calls.awaiting(calls.create_hold)
     confirm_hold = calls.awaiting(calls.confirm_hold)

@@ -45,6 +45,7 @@ from bookingdb.models import (
     Slot,
     SlotRequest,
     TableCombination,
+    Venue,
     WaitlistEntry,
     customer_json,
 )
@@ -307,6 +308,11 @@ def create_venue(name: str, timezone: str = "UTC") -> Call[int]:
     return _value(
         "SELECT bookingdb.create_venue(%s, %s)", (name, timezone), int, venue_scoped=False
     )
+
+
+def list_venues() -> Call[list[Venue]]:
+    """The venues this connection may reach (its own when bound to venues)."""
+    return _all("SELECT * FROM bookingdb.list_venues()", (), kwargs_row(Venue), venue_scoped=False)
 
 
 def add_resource(

@@ -86,6 +86,7 @@ class _Calls:
     create_venue = calls.blocking(calls.create_venue)
     add_resource = calls.blocking(calls.add_resource)
     list_resources = calls.blocking(calls.list_resources)
+    list_venues = calls.blocking(calls.list_venues)
     set_sellable_capacity = calls.blocking(calls.set_sellable_capacity)
     create_hold = calls.blocking(calls.create_hold)
     confirm_hold = calls.blocking(calls.confirm_hold)

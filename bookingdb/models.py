@@ -138,6 +138,17 @@ class TableCombination:
 
 
 @dataclass(frozen=True)
+class Venue:
+    """One row of ``list_venues``: a venue the caller may reach."""
+
+    venue_id: int
+    name: str
+    timezone: str
+    resources: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Resource:
     """One row of ``list_resources``: a bookable resource and its settings."""
 

@@ -85,6 +85,23 @@ COMMENT ON FUNCTION bookingdb.create_venue(text, text) IS
     'Creates a venue (tenant) with an IANA time zone and default rules; returns its venue_id. '
     'Refusals: BK008 empty/over-long name or unknown time zone.';
 
+CREATE FUNCTION bookingdb.list_venues()
+RETURNS TABLE (venue_id bigint, name text, timezone text, resources bigint, created_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, bookingdb, pg_temp
+AS $$
+    SELECT v.venue_id, v.name, v.timezone,
+           (SELECT count(*) FROM bookingdb.resources r WHERE r.venue_id = v.venue_id),
+           v.created_at
+      FROM bookingdb.venues v
+     WHERE bookingdb._reachable(v.venue_id)
+     ORDER BY v.venue_id
+$$;
+
+COMMENT ON FUNCTION bookingdb.list_venues() IS
+    'The venues the caller may reach (all of them for an unbound caller, its own for a caller bound to '
+    'venues), in id order: venue_id, name, timezone, how many resources, created_at. No refusals.';
+
 CREATE FUNCTION bookingdb.add_resource(
     venue_id bigint, name text, capacity int DEFAULT 1,
     seats_min int DEFAULT 1, seats_max int DEFAULT NULL, kind text DEFAULT 'table')

@@ -2,8 +2,11 @@
 command is guarded by :func:`bookingdb.cli.output.guard` (one line on stderr
 and a documented exit code, see :class:`bookingdb.cli.output.ExitCode`)."""
 
+from typing import Annotated
+
 import typer
 
+from bookingdb import __version__
 from bookingdb.bench.cli import bench
 from bookingdb.cli import (
     availability,
@@ -49,6 +52,67 @@ doctor.register(app)
 stats.register(app)
 demo.register(app)
 app.command("bench")(bench)
+
+#: Where each command shows in ``bookingdb --help``, in this order.
+PANELS: dict[str, tuple[str, ...]] = {
+    "Bookings": (
+        "book",
+        "show",
+        "find",
+        "bookings",
+        "customer",
+        "check",
+        "cancel",
+        "reschedule",
+        "approve",
+        "reject",
+        "series",
+    ),
+    "Holds": ("hold", "confirm", "extend", "release"),
+    "Availability": ("availability", "combos", "alternatives"),
+    "Venue set-up": ("venue", "resource", "rules", "hours"),
+    "Events": ("event",),
+    "Waitlist": ("waitlist",),
+    "Operations": (
+        "stats",
+        "watch",
+        "health",
+        "doctor",
+        "verify",
+        "expire-holds",
+        "sweep",
+        "migrate",
+        "db",
+        "demo",
+        "bench",
+    ),
+}
+_ORDER = [name for names in PANELS.values() for name in names]
+_PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
+for _command in app.registered_commands:
+    _command.rich_help_panel = _PANEL_OF[str(_command.name)]
+for _group in app.registered_groups:
+    _group.rich_help_panel = _PANEL_OF[str(_group.name)]
+app.registered_commands.sort(key=lambda info: _ORDER.index(str(info.name)))
+app.registered_groups.sort(key=lambda info: _ORDER.index(str(info.name)))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"bookingdb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Holds and bookings: ``hold``, ``confirm``, ``book``, ``approve``, ``reject``,
+"""Holds and bookings: ``hold``, ``confirm``, ``release``, ``extend``, ``show``,
+``book``, ``approve``, ``reject``,
 ``cancel`` (by id, or by reference and the customer's token), ``reschedule``,
 ``check`` and ``bookings`` (the list). Each calls one public SQL function."""
 
@@ -108,6 +109,50 @@ def confirm(
             venue, booking, customer=customer_from(name, email, phone), payment_ref=payment_ref
         )
     show_booking(confirmed, as_json, zone(tz))
+
+
+def release(
+    venue: Venue,
+    booking: BookingId,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Let go of a live hold before it lapses, freeing its slot (release_hold)."""
+    with open_db(dsn) as db:
+        released = db.release_hold(venue, booking)
+    show_booking(released, as_json, zone(tz))
+
+
+def extend(
+    venue: Venue,
+    booking: BookingId,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="How much longer the hold lasts: 5m, 1h.", show_default=False),
+    ],
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Give a live hold more time (extend_hold); a hold lasts at most 30 days in all."""
+    extra = parse_duration(by, "--by")
+    with open_db(dsn) as db:
+        extended = db.extend_hold(venue, booking, extra)
+    show_booking(extended, as_json, zone(tz))
+
+
+def show(
+    venue: Venue,
+    booking: BookingId,
+    tz: Tz = None,
+    dsn: Dsn = None,
+    as_json: Json = False,
+) -> None:
+    """Show one booking or hold by id, in any status (get_booking)."""
+    with open_db(dsn) as db:
+        found = db.get_booking(venue, booking)
+    show_booking(found, as_json, zone(tz))
 
 
 def book(
@@ -344,6 +389,9 @@ def register(app: typer.Typer) -> None:
     for name, func in (
         ("hold", hold),
         ("confirm", confirm),
+        ("release", release),
+        ("extend", extend),
+        ("show", show),
         ("book", book),
         ("approve", approve),
         ("reject", reject),

@@ -1,10 +1,11 @@
-"""``venue create|bind-role|unbind-role`` and
+"""``venue create|list|bind-role|unbind-role`` and
 ``resource add|list|buffers|pricing|sellable|link|unlink``: the things that
 can be booked, their settings, and who may reach them."""
 
 import re
 from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
@@ -36,6 +37,28 @@ def create_venue(
         print_json({"venue_id": venue_id, "name": name, "timezone": timezone})
     else:
         console().print(f"venue {venue_id} created: {name} ({timezone})", markup=False)
+
+
+@command(venue_app, "list")
+def list_venues(dsn: Dsn = None, as_json: Json = False) -> None:
+    """The venues this connection may reach, with their time zones (list_venues)."""
+    with open_db(dsn) as db:
+        venues = db.list_venues()
+    if as_json:
+        print_json(venues)
+        return
+    table = Table(box=box.SIMPLE)
+    for heading in ("id", "name", "time zone", "resources", "created"):
+        table.add_column(heading)
+    for v in venues:
+        table.add_row(
+            str(v.venue_id),
+            v.name,
+            v.timezone,
+            str(v.resources),
+            v.created_at.astimezone(ZoneInfo(v.timezone)).strftime("%Y-%m-%d %H:%M %z"),
+        )
+    console().print(table)
 
 
 RoleName = Annotated[str, typer.Argument(help="Database role (login) name.", show_default=False)]

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from api_kit import Conn, Connect, table_counts
 
-from bookingdb import Booking, BookingDB, BookingSlot, Customer, InvariantViolation
+from bookingdb import Booking, BookingDB, BookingSlot, Customer, InvariantViolation, Venue
 
 At = Callable[[float], datetime]
 
@@ -26,6 +26,21 @@ def test_create_venue_and_add_resource_return_integer_ids(db: BookingDB) -> None
     table = db.add_resource(venue, "Table")
     assert isinstance(venue, int) and isinstance(chair, int) and isinstance(table, int)
     assert chair != table
+
+
+def test_list_venues_returns_every_venue_with_its_zone_and_resource_count(
+    db: BookingDB, venue: int
+) -> None:
+    db.add_resource(venue, "T1")
+    other = db.create_venue("API cafe", "Asia/Tokyo")
+    found = {v.venue_id: v for v in db.list_venues()}
+    assert (found[venue].name, found[venue].timezone, found[venue].resources) == (
+        "API bistro",
+        "Europe/Paris",
+        1,
+    )
+    assert (found[other].timezone, found[other].resources) == ("Asia/Tokyo", 0)
+    assert isinstance(found[other], Venue) and found[other].created_at.tzinfo is not None
 
 
 def test_create_hold_returns_a_frozen_booking_with_typed_fields(

@@ -13,6 +13,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 # catalogue. Under Citus they run on the coordinator, not delegated to a shard.
 GLOBAL_FUNCTIONS = {
     "create_venue",
+    "list_venues",
     "error_codes",
     "expire_holds",
     "health",

@@ -292,6 +292,8 @@ OWNER_ONLY = {"bind_tenant_role", "unbind_tenant_role"}
 IGNORES_UNKNOWN_VENUES = {"record_refusal"}
 # Takes no venue and reads no data.
 UNBOUND_ANYWHERE = {"error_codes"}
+# Lists what the caller may reach: a bound caller sees its own venues only.
+FILTERS_BY_TENANT = {"list_venues"}
 
 
 def public_functions(conn: Conn) -> set[str]:
@@ -319,8 +321,22 @@ def assert_refused_without_leak(err: psycopg.Error | None, name: str) -> None:
 
 
 def test_every_public_function_is_covered_here(conn: Conn, foreign: Foreign) -> None:
-    covered = set(calls(foreign)) | set(PLATFORM_CALLS) | UNBOUND_ANYWHERE
+    covered = set(calls(foreign)) | set(PLATFORM_CALLS) | UNBOUND_ANYWHERE | FILTERS_BY_TENANT
     assert public_functions(conn) == covered
+
+
+def test_list_venues_shows_a_bound_caller_its_own_venue_only(conn: Conn, foreign: Foreign) -> None:
+    def listed(bound_to: str | None) -> list[int]:
+        with conn.transaction():
+            if bound_to is not None:
+                conn.execute("SELECT set_config('bookingdb.venue_id', %s, true)", (bound_to,))
+            found = conn.execute("SELECT venue_id FROM bookingdb.list_venues()").fetchall()
+        return [int(row[0]) for row in found]
+
+    everything = listed(None)
+    assert {foreign.venue, foreign.home} <= set(everything) and everything == sorted(everything)
+    assert listed(str(foreign.home)) == [foreign.home]
+    assert listed("not a venue") == []
 
 
 def test_every_function_refuses_a_foreign_venue_with_bk007_and_writes_nothing(
