@@ -45,15 +45,6 @@ BEGIN
          WHERE r.venue_id = e.venue_id AND r.resource_id = ANY (e.resource_ids)
            AND (p_only IS NULL OR r.resource_id = ANY (p_only))
            AND (e.event_id IS NULL OR r.capacity > 1)
-           -- A table taken as this transaction sees it is not tried: trying
-           -- would hold its lock while waiting for the transaction that is
-           -- freeing it, which must take that lock to make its own offer.
-           AND (r.capacity > 1 OR NOT EXISTS (
-                   SELECT 1 FROM bookingdb.allocations a
-                    WHERE a.venue_id = e.venue_id AND a.resource_id = r.resource_id
-                      AND a.active AND a.exclusive
-                      AND a.blocked && tstzrange(e.starts_at - r.buffer_before, e.ends_at + r.buffer_after)
-                      AND (a.expires_at IS NULL OR a.expires_at > now())))
         UNION ALL
         SELECT (SELECT array_agg(s.resource_id ORDER BY s.resource_id)
                   FROM (SELECT r.resource_id FROM bookingdb.resources r
@@ -111,6 +102,17 @@ BEGIN
     LOOP
         CONTINUE WHEN v_option.ids IS NULL;
         BEGIN
+            -- First wait (holding nothing of this offer's yet) for any
+            -- transaction that is changing an allocation in the way, such
+            -- as one cancelling it: that transaction offers what it frees
+            -- itself, and needs the entry's and the slot's locks to do so.
+            -- Then the rest of the try sees its outcome.
+            PERFORM set_config('lock_timeout', v_entry_wait, true);
+            PERFORM 1 FROM bookingdb.allocations a
+             WHERE a.venue_id = e.venue_id AND a.resource_id = ANY (v_option.ids) AND a.active
+               AND upper(a.blocked) > e.starts_at - interval '1 day'
+               AND lower(a.blocked) < e.ends_at + interval '1 day'
+               FOR SHARE;
             -- The entry's lock is taken inside the try: when the offer
             -- fails, rolling the try back releases it at once. Waiting for
             -- it (not skipping) keeps the line's order when two
@@ -194,10 +196,16 @@ RETURNS int
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_entry   bookingdb.waitlist;
-    v_offers  int := 0;
-    v_offer   bookingdb.booking;
-    v_left    bigint[] := p_resource_ids;
+    v_entry     bookingdb.waitlist;
+    v_offers    int := 0;
+    v_offer     bookingdb.booking;
+    v_left      bigint[] := p_resource_ids;
+    v_only      bigint[];
+    -- (resource, window) pairs that were busy for an entry: no entry
+    -- further down the line gets that resource for an overlapping window.
+    v_busy_ids  bigint[] := '{}';
+    v_busy_when tstzrange[] := '{}';
+    v_busy      bigint[];
 BEGIN
     FOR v_entry IN
         SELECT * FROM bookingdb.waitlist w
@@ -208,17 +216,22 @@ BEGIN
          ORDER BY w.priority DESC, w.created_at, w.entry_id
          LIMIT 20
     LOOP
-        CONTINUE WHEN NOT v_entry.resource_ids && v_left;
-        v_offer := bookingdb._offer_entry(v_entry, v_left);
+        v_only := ARRAY(SELECT x FROM unnest(v_left) AS x
+                         WHERE x = ANY (v_entry.resource_ids)
+                           AND NOT EXISTS (
+                               SELECT 1 FROM unnest(v_busy_ids, v_busy_when) AS b(id, span)
+                                WHERE b.id = x AND b.span && tstzrange(v_entry.starts_at, v_entry.ends_at)));
+        CONTINUE WHEN cardinality(v_only) = 0;
+        v_offer := bookingdb._offer_entry(v_entry, v_only);
         IF v_offer.id IS NULL THEN
-            -- A resource that was busy for this entry is not offered to
-            -- anyone after it: the line keeps its order. Whoever holds the
-            -- lock is booking it (and takes it), or serving this same line.
-            v_left := ARRAY(SELECT x FROM unnest(v_left) AS x
-                             WHERE x <> ALL (coalesce(string_to_array(
-                                 nullif(current_setting('bookingdb.offer_busy', true), ''), ',')::bigint[],
-                                 '{}')));
-            EXIT WHEN cardinality(v_left) = 0;
+            -- Busy for this entry: whoever holds the lock is booking that
+            -- resource (and takes it) or serving this same line; an entry
+            -- behind this one must not jump the line for it.
+            v_busy := coalesce(string_to_array(nullif(current_setting('bookingdb.offer_busy', true), ''),
+                                               ',')::bigint[], '{}');
+            v_busy_ids := v_busy_ids || v_busy;
+            v_busy_when := v_busy_when
+                           || array_fill(tstzrange(v_entry.starts_at, v_entry.ends_at), ARRAY[cardinality(v_busy)]);
         ELSE
             v_offers := v_offers + 1;
             v_left := ARRAY(SELECT x FROM unnest(v_left) AS x
