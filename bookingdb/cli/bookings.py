@@ -3,10 +3,12 @@
 ``cancel`` (by id, or by reference and the customer's token), ``reschedule``,
 ``check`` and ``bookings`` (the list). Each calls one public SQL function."""
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
+from bookingdb import Booking, BookingDB
 from bookingdb.cli.connect import open_db
 from bookingdb.cli.output import ExitCode, command, console, print_json, show_booking, show_slots
 from bookingdb.cli.params import (
@@ -111,17 +113,32 @@ def confirm(
     show_booking(confirmed, as_json, zone(tz))
 
 
-def release(
-    venue: Venue,
-    booking: BookingId,
-    tz: Tz = None,
-    dsn: Dsn = None,
-    as_json: Json = False,
-) -> None:
-    """Let go of a live hold before it lapses, freeing its slot (release_hold)."""
-    with open_db(dsn) as db:
-        released = db.release_hold(venue, booking)
-    show_booking(released, as_json, zone(tz))
+def _one_booking(call: Callable[[BookingDB, int, int], Booking], doc: str) -> Callable[..., None]:
+    """A command that takes a venue and a booking id, makes one call and
+    shows the booking it returns."""
+
+    def run(
+        venue: Venue,
+        booking: BookingId,
+        tz: Tz = None,
+        dsn: Dsn = None,
+        as_json: Json = False,
+    ) -> None:
+        with open_db(dsn) as db:
+            found = call(db, venue, booking)
+        show_booking(found, as_json, zone(tz))
+
+    run.__doc__ = doc
+    return run
+
+
+release = _one_booking(
+    BookingDB.release_hold,
+    "Let go of a live hold before it lapses, freeing its slot (release_hold).",
+)
+show = _one_booking(
+    BookingDB.get_booking, "Show one booking or hold by id, in any status (get_booking)."
+)
 
 
 def extend(
@@ -140,19 +157,6 @@ def extend(
     with open_db(dsn) as db:
         extended = db.extend_hold(venue, booking, extra)
     show_booking(extended, as_json, zone(tz))
-
-
-def show(
-    venue: Venue,
-    booking: BookingId,
-    tz: Tz = None,
-    dsn: Dsn = None,
-    as_json: Json = False,
-) -> None:
-    """Show one booking or hold by id, in any status (get_booking)."""
-    with open_db(dsn) as db:
-        found = db.get_booking(venue, booking)
-    show_booking(found, as_json, zone(tz))
 
 
 def book(
