@@ -58,7 +58,7 @@ $$;
 -- cycle (40P01 for the booking). Polling never joins the queue; an offer
 -- that runs out of time gives way, and the caller's subtransaction, rolled
 -- back, lets go of the locks it did take.
-CREATE FUNCTION bookingdb._try_lock_resources(p_resource_ids bigint[], p_within interval DEFAULT '0')
+CREATE FUNCTION bookingdb._try_lock_resources(p_resource_ids bigint[], p_within interval)
 RETURNS void
 LANGUAGE plpgsql
 AS $$

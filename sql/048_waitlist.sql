@@ -120,8 +120,8 @@ BEGIN
             -- entry served, or free to serve. The slot's lock is polled, not
             -- queued for (see _try_lock_resources), for as long: another
             -- server of the line holds it until it commits. Both are a
-            -- tenth of the function's own bound (500 ms of the default 5 s).
-            PERFORM set_config('lock_timeout', v_entry_wait, true);
+            -- tenth of the function's own bound (500 ms of the default 5 s;
+            -- lock_timeout is already set to it above).
             PERFORM 1 FROM bookingdb.waitlist w
              WHERE w.venue_id = e.venue_id AND w.entry_id = e.entry_id AND w.status = 'waiting'
                FOR UPDATE;
