@@ -87,15 +87,22 @@ COMMENT ON FUNCTION bookingdb.create_venue(text, text) IS
 
 CREATE FUNCTION bookingdb.list_venues()
 RETURNS TABLE (venue_id bigint, name text, timezone text, resources bigint, created_at timestamptz)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
-    SELECT v.venue_id, v.name, v.timezone,
-           (SELECT count(*) FROM bookingdb.resources r WHERE r.venue_id = v.venue_id),
-           v.created_at
-      FROM bookingdb.venues v
-     WHERE bookingdb._reachable(v.venue_id)
-     ORDER BY v.venue_id
+DECLARE
+    -- Read once, before the venues: on Citus the row filter runs on every
+    -- shard, where it may not read the binding table itself.
+    v_reach bigint[] := bookingdb._tenant_venues();
+BEGIN
+    RETURN QUERY
+        SELECT v.venue_id, v.name, v.timezone,
+               (SELECT count(*) FROM bookingdb.resources r WHERE r.venue_id = v.venue_id),
+               v.created_at
+          FROM bookingdb.venues v
+         WHERE v_reach IS NULL OR v.venue_id = ANY (v_reach)
+         ORDER BY v.venue_id;
+END
 $$;
 
 COMMENT ON FUNCTION bookingdb.list_venues() IS
@@ -110,7 +117,9 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
-    v_id bigint;
+    v_id     bigint;
+    v_before interval;
+    v_after  interval;
 BEGIN
     PERFORM bookingdb._require_venue(add_resource.venue_id);
     IF name IS NULL OR length(btrim(name)) = 0 OR length(name) > 200
@@ -127,14 +136,18 @@ BEGIN
             DETAIL = format('seats_min: %s, seats_max: %s', coalesce(seats_min::text, 'NULL'),
                             coalesce(seats_max::text, 'NULL'));
     END IF;
-    -- The venue's default buffers until set_resource_buffers gives it its own.
-    INSERT INTO bookingdb.resources
-        (venue_id, name, kind, capacity, seats_min, seats_max, buffer_before, buffer_after)
-    SELECT v.venue_id, add_resource.name, add_resource.kind, add_resource.capacity,
-           add_resource.seats_min, add_resource.seats_max, v.buffer_before, v.buffer_after
+    -- The venue's default buffers until set_resource_buffers gives it its
+    -- own; read FOR SHARE, so a concurrent set_venue_rules sees this
+    -- resource. (A read and an insert, not INSERT ... SELECT ... FOR SHARE,
+    -- which Citus cannot run.)
+    SELECT v.buffer_before, v.buffer_after INTO v_before, v_after
       FROM bookingdb.venues v
      WHERE v.venue_id = add_resource.venue_id
-       FOR SHARE  -- a concurrent set_venue_rules must see this resource
+       FOR SHARE;
+    INSERT INTO bookingdb.resources
+        (venue_id, name, kind, capacity, seats_min, seats_max, buffer_before, buffer_after)
+    VALUES (add_resource.venue_id, add_resource.name, add_resource.kind, add_resource.capacity,
+            add_resource.seats_min, add_resource.seats_max, v_before, v_after)
     RETURNING resources.resource_id INTO v_id;
     RETURN v_id;
 EXCEPTION WHEN lock_not_available THEN

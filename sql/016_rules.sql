@@ -363,12 +363,14 @@ COMMENT ON FUNCTION bookingdb.get_venue_rules(bigint) IS
 -- date overrides.
 CREATE FUNCTION bookingdb._refresh_has_hours(p_venue_id bigint)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
+BEGIN
     UPDATE bookingdb.venues v
        SET has_hours = EXISTS (SELECT 1 FROM bookingdb.opening_hours h WHERE h.venue_id = p_venue_id)
                     OR EXISTS (SELECT 1 FROM bookingdb.date_overrides o WHERE o.venue_id = p_venue_id)
-     WHERE v.venue_id = p_venue_id
+     WHERE v.venue_id = p_venue_id;
+END
 $$;
 
 -- BK010 unless weekday is an ISO weekday (NULL passes where it means
@@ -491,17 +493,21 @@ COMMENT ON FUNCTION bookingdb.clear_date_overrides(bigint, date) IS
 
 CREATE FUNCTION bookingdb.opening_hours(venue_id bigint)
 RETURNS TABLE (weekday int, day date, opens time, closes time)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
-    SELECT h.weekday, NULL::date, h.opens, h.closes
-      FROM bookingdb._require_venue(opening_hours.venue_id) AS v
-      JOIN bookingdb.opening_hours h ON h.venue_id = v.venue_id
-    UNION ALL
-    SELECT NULL, o.day, o.opens, o.closes
-      FROM bookingdb._require_venue(opening_hours.venue_id) AS v
-      JOIN bookingdb.date_overrides o ON o.venue_id = v.venue_id
-    ORDER BY 2 NULLS FIRST, 1, 3
+BEGIN
+    PERFORM bookingdb._require_venue(opening_hours.venue_id);
+    RETURN QUERY
+        SELECT h.weekday, NULL::date, h.opens, h.closes
+          FROM bookingdb.opening_hours h
+         WHERE h.venue_id = opening_hours.venue_id
+        UNION ALL
+        SELECT NULL, o.day, o.opens, o.closes
+          FROM bookingdb.date_overrides o
+         WHERE o.venue_id = opening_hours.venue_id
+        ORDER BY 2 NULLS FIRST, 1, 3;
+END
 $$;
 
 COMMENT ON FUNCTION bookingdb.opening_hours(bigint) IS
@@ -647,19 +653,23 @@ CREATE FUNCTION bookingdb.list_resources(venue_id bigint)
 RETURNS TABLE (resource_id bigint, name text, kind text, capacity int, seats_min int, seats_max int,
                buffer_before interval, buffer_after interval, deposit_cents int, min_spend_cents int,
                zone text, linked_to bigint[], sellable_capacity int)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
-    SELECT r.resource_id, r.name, r.kind, r.capacity, r.seats_min, r.seats_max, r.buffer_before,
-           r.buffer_after, r.deposit_cents, r.min_spend_cents, r.zone,
-           ARRAY(SELECT CASE WHEN l.a = r.resource_id THEN l.b ELSE l.a END
-                   FROM bookingdb.resource_links l
-                  WHERE l.venue_id = r.venue_id AND r.resource_id IN (l.a, l.b)
-                  ORDER BY 1),
-           r.sellable_capacity
-      FROM bookingdb._require_venue(list_resources.venue_id) AS v
-      JOIN bookingdb.resources r ON r.venue_id = v.venue_id
-     ORDER BY r.resource_id
+BEGIN
+    PERFORM bookingdb._require_venue(list_resources.venue_id);
+    RETURN QUERY
+        SELECT r.resource_id, r.name, r.kind, r.capacity, r.seats_min, r.seats_max, r.buffer_before,
+               r.buffer_after, r.deposit_cents, r.min_spend_cents, r.zone,
+               ARRAY(SELECT CASE WHEN l.a = r.resource_id THEN l.b ELSE l.a END
+                       FROM bookingdb.resource_links l
+                      WHERE l.venue_id = list_resources.venue_id AND r.resource_id IN (l.a, l.b)
+                      ORDER BY 1),
+               r.sellable_capacity
+          FROM bookingdb.resources r
+         WHERE r.venue_id = list_resources.venue_id
+         ORDER BY r.resource_id;
+END
 $$;
 
 COMMENT ON FUNCTION bookingdb.list_resources(bigint) IS

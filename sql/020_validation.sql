@@ -29,7 +29,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT resource_id # x'424B444200000000'::bigint $$;
 
 -- A booking row as callers see it. A hold past expires_at reads as expired
--- whether or not anything has marked it yet (I4).
+-- whether or not anything has marked it yet (I4). A query over the table
+-- passes ROW(b.*)::bookingdb.bookings, not b: on Citus it runs on a shard,
+-- whose rows are of the shard's own type.
 CREATE FUNCTION bookingdb._as_booking(b bookingdb.bookings)
 RETURNS bookingdb.booking
 LANGUAGE sql STABLE
@@ -43,16 +45,22 @@ AS $$
 $$;
 
 -- The active, unlapsed allocations on one shared resource that overlap
--- `blocked`, ignoring `exclude_booking_id`. Inlined by the planner into its
--- callers, so it adds no call of its own. Read through the btree
+-- `blocked`, ignoring `exclude_booking_id`. Read through the btree
 -- allocations_active_by_end (those ending after `blocked` starts), never a
 -- GiST index: the capacity check must not depend on entries a PostgreSQL
 -- 16-18 GiST bug can lose.
+--
+-- plpgsql, not an inlinable sql function: on Citus the planner would inline
+-- the read after Citus had routed the calling query, and read the
+-- coordinator's empty table instead of the venue's shard (a capacity check
+-- that always finds room). As plpgsql its query is routed like any other.
 CREATE FUNCTION bookingdb._shared_overlaps(
     p_venue_id bigint, p_resource_id bigint, p_blocked tstzrange, p_exclude_booking_id bigint)
 RETURNS SETOF bookingdb.allocations
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    RETURN QUERY
     SELECT a.*
       FROM bookingdb.allocations a
      WHERE a.venue_id = p_venue_id
@@ -61,7 +69,8 @@ AS $$
        AND upper(a.blocked) > coalesce(lower(p_blocked), '-infinity')
        AND a.blocked && p_blocked
        AND (a.expires_at IS NULL OR a.expires_at > now())
-       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id
+       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id;
+END
 $$;
 
 -- The highest number of units in use at any instant of `blocked` on one

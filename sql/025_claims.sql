@@ -119,8 +119,12 @@ $$;
 CREATE FUNCTION bookingdb._lapsed_holds_in_way(
     p_venue_id bigint, p_resource_ids bigint[], p_starts_at timestamptz, p_ends_at timestamptz)
 RETURNS SETOF bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+BEGIN
+    -- plpgsql, not sql: Citus cannot route an SQL function's parameterised
+    -- statements to a shard.
+    RETURN QUERY
     SELECT a.booking_id
       FROM bookingdb.resources r
      CROSS JOIN LATERAL (
@@ -128,12 +132,12 @@ AS $$
      CROSS JOIN LATERAL (
             SELECT x.booking_id, x.blocked, x.expires_at
               FROM bookingdb.allocations x
-             WHERE x.venue_id = r.venue_id AND x.resource_id = r.resource_id AND x.active
+             WHERE x.venue_id = p_venue_id AND x.resource_id = r.resource_id AND x.active
                AND upper(x.blocked) > lower(q.w) AND upper(x.blocked) <= upper(q.w)
             UNION ALL
             (SELECT x.booking_id, x.blocked, x.expires_at
                FROM bookingdb.allocations x
-              WHERE x.venue_id = r.venue_id AND x.resource_id = r.resource_id AND x.active
+              WHERE x.venue_id = p_venue_id AND x.resource_id = r.resource_id AND x.active
                 AND upper(x.blocked) > upper(q.w)
               ORDER BY upper(x.blocked)
               LIMIT 1)) AS a
@@ -141,7 +145,8 @@ AS $$
        AND r.resource_id = ANY (p_resource_ids)
        AND r.capacity = 1
        AND a.blocked && q.w
-       AND a.expires_at <= now()
+       AND a.expires_at <= now();
+END
 $$;
 
 -- Lazy expiry: marks the lapsed holds in the way expired (the status change
@@ -160,7 +165,13 @@ CREATE FUNCTION bookingdb._expire_in_way(
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_ids bigint[] := ARRAY(SELECT x FROM bookingdb._lapsed_holds_in_way(
+                                p_venue_id, p_resource_ids, p_starts_at, p_ends_at) AS x);
 BEGIN
+    IF cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
     IF p_wait THEN
         UPDATE bookingdb.bookings b
            SET status = 'expired'
@@ -168,8 +179,7 @@ BEGIN
            AND b.booking_id IN (
                 SELECT h.booking_id FROM bookingdb.bookings h
                  WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
-                   AND h.booking_id IN (SELECT x FROM bookingdb._lapsed_holds_in_way(
-                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at) AS x)
+                   AND h.booking_id = ANY (v_ids)
                  ORDER BY h.booking_id
                    FOR UPDATE);
     ELSE
@@ -179,8 +189,7 @@ BEGIN
            AND b.booking_id IN (
                 SELECT h.booking_id FROM bookingdb.bookings h
                  WHERE h.venue_id = p_venue_id AND h.status = 'held' AND h.expires_at <= now()
-                   AND h.booking_id IN (SELECT x FROM bookingdb._lapsed_holds_in_way(
-                                            p_venue_id, p_resource_ids, p_starts_at, p_ends_at) AS x)
+                   AND h.booking_id = ANY (v_ids)
                  ORDER BY h.booking_id
                    FOR UPDATE SKIP LOCKED);
     END IF;
@@ -283,7 +292,7 @@ BEGIN
          CROSS JOIN LATERAL (
                 SELECT x.booking_id, x.blocked, x.expires_at
                   FROM bookingdb.allocations x
-                 WHERE x.venue_id = m.venue_id AND x.resource_id = m.resource_id AND x.active
+                 WHERE x.venue_id = p_venue_id AND x.resource_id = m.resource_id AND x.active
                    AND upper(x.blocked) > lower(m.blocked)
                    AND x.booking_id <> m.booking_id
                  ORDER BY upper(x.blocked)

@@ -93,8 +93,10 @@ BEGIN
             MESSAGE = 'extra must be positive and the hold must end within 30 days',
             DETAIL = format('extra: %s, expires_at: %s', coalesce(extra::text, 'NULL'), v_row.expires_at);
     END IF;
+    -- From the locked row, not b.expires_at: Citus cannot send a STABLE
+    -- expression over a column (timestamptz + interval) to a shard.
     UPDATE bookingdb.bookings b
-       SET expires_at = b.expires_at + extra
+       SET expires_at = v_row.expires_at + extra
      WHERE b.venue_id = v_row.venue_id AND b.booking_id = v_row.booking_id
     RETURNING * INTO v_row;
     RETURN bookingdb._as_booking(v_row);
@@ -138,7 +140,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
 DECLARE
-    v_count int;
+    v_count int := 0;
+    v_rows  int;
+    v_venue bigint;
+    v_due   bigint[];
 BEGIN
     PERFORM bookingdb._require_unbound();
     IF max_rows IS NULL OR max_rows < 1 THEN
@@ -148,18 +153,33 @@ BEGIN
     -- The capacity these holds free is offered to the waitlist (a booking
     -- that expires a lapsed hold in its way takes the slot instead).
     PERFORM set_config('bookingdb.offer_on_expiry', 'on', true);
-    -- SKIP LOCKED: a hold being confirmed or expired by someone else right
-    -- now is theirs to finish; the sweeper never waits behind a customer.
-    UPDATE bookingdb.bookings b
-       SET status = 'expired'
-      FROM (SELECT h.venue_id, h.booking_id
-              FROM bookingdb.bookings h
-             WHERE h.status = 'held' AND h.expires_at <= now()
-             ORDER BY h.expires_at
-             LIMIT max_rows
-               FOR UPDATE SKIP LOCKED) AS due
-     WHERE b.venue_id = due.venue_id AND b.booking_id = due.booking_id;
-    GET DIAGNOSTICS v_count = ROW_COUNT;
+    -- Venue by venue, the longest-lapsed first: each UPDATE touches one
+    -- venue's rows (on Citus, one node's; a locking read across shards is
+    -- not possible there). SKIP LOCKED: a hold being confirmed or expired
+    -- by someone else right now is theirs to finish; the sweeper never
+    -- waits behind a customer.
+    FOR v_venue IN
+        SELECT h.venue_id
+          FROM bookingdb.bookings h
+         WHERE h.status = 'held' AND h.expires_at <= now()
+         GROUP BY h.venue_id
+         ORDER BY min(h.expires_at)
+    LOOP
+        -- Locked first, then changed: a locking subquery inside the UPDATE
+        -- may be scanned again and skip to rows beyond its LIMIT.
+        v_due := ARRAY(SELECT h.booking_id
+                         FROM bookingdb.bookings h
+                        WHERE h.venue_id = v_venue AND h.status = 'held' AND h.expires_at <= now()
+                        ORDER BY h.expires_at
+                        LIMIT max_rows - v_count
+                          FOR UPDATE SKIP LOCKED);
+        UPDATE bookingdb.bookings b
+           SET status = 'expired'
+         WHERE b.venue_id = v_venue AND b.booking_id = ANY (v_due);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_count := v_count + v_rows;
+        EXIT WHEN v_count >= max_rows;
+    END LOOP;
     PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
     RETURN v_count;
 EXCEPTION WHEN lock_not_available THEN

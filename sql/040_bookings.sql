@@ -195,7 +195,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
      WHERE b.venue_id = get_booking.venue_id AND b.booking_id = get_booking.booking_id
-       AND bookingdb._reachable(b.venue_id);
+       AND bookingdb._reachable(get_booking.venue_id);
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',
             DETAIL = format('venue_id: %s, booking_id: %s', coalesce(venue_id::text, 'NULL'),

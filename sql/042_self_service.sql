@@ -22,7 +22,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
      WHERE b.venue_id = cancel_by_token.venue_id AND b.reference = cancel_by_token.reference
-       AND bookingdb._reachable(b.venue_id)
+       AND bookingdb._reachable(cancel_by_token.venue_id)
        FOR UPDATE;
     -- The same comparison and the same refusal whether the reference
     -- exists or not: a wrong guess learns nothing.
@@ -66,7 +66,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_row FROM bookingdb.bookings b
      WHERE b.venue_id = find_booking.venue_id AND b.reference = upper(btrim(find_booking.reference))
-       AND bookingdb._reachable(b.venue_id);
+       AND bookingdb._reachable(find_booking.venue_id);
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'BK007', MESSAGE = 'booking not found',
             DETAIL = format('venue_id: %s, reference: %s', coalesce(venue_id::text, 'NULL'),
@@ -94,7 +94,7 @@ BEGIN
             DETAIL = format('email length: %s', length(email));
     END IF;
     RETURN QUERY
-        SELECT (bookingdb._as_booking(b)).*
+        SELECT (bookingdb._as_booking(ROW(b.*)::bookingdb.bookings)).*
           FROM bookingdb.bookings b
          WHERE b.venue_id = customer_bookings.venue_id AND b.customer ? 'email'
            AND lower(b.customer ->> 'email') = lower(btrim(email))

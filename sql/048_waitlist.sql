@@ -14,9 +14,11 @@
 
 CREATE FUNCTION bookingdb._as_entry(w bookingdb.waitlist)
 RETURNS bookingdb.waitlist_entry
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT ROW(w.entry_id,
+BEGIN
+    -- plpgsql: Citus cannot route an sql function's parameterised read.
+    RETURN ROW(w.entry_id,
                -- An offer whose hold has lapsed reads as lapsed before anything marks it.
                CASE WHEN w.status = 'offered' AND EXISTS (
                              SELECT 1 FROM bookingdb.bookings b
@@ -25,7 +27,8 @@ AS $$
                                      OR (b.status = 'held' AND b.expires_at <= now())))
                     THEN 'lapsed' ELSE w.status END,
                w.resource_ids, w.starts_at, w.ends_at, w.party_size, w.customer, w.priority, w.event_id,
-               w.booking_id, w.created_at)::bookingdb.waitlist_entry
+               w.booking_id, w.created_at)::bookingdb.waitlist_entry;
+END
 $$;
 
 -- The ways to satisfy a waiting entry, in the order they are tried: one
@@ -346,6 +349,8 @@ DECLARE
     v       bookingdb.venues := bookingdb._require_venue(venue_id);
     v_event bookingdb.events;
     v_id    bigint;
+    -- Sorted here, not in the INSERT: Citus refuses subqueries in VALUES.
+    v_ids   bigint[] := ARRAY(SELECT DISTINCT x FROM unnest(resource_ids) AS x ORDER BY x);
 BEGIN
     PERFORM bookingdb._check_resource_list(v.venue_id, resource_ids, NULL);
     IF event_id IS NOT NULL THEN
@@ -369,7 +374,7 @@ BEGIN
     END IF;
     INSERT INTO bookingdb.waitlist (venue_id, resource_ids, starts_at, ends_at, party_size, customer,
                                     priority, event_id)
-    VALUES (v.venue_id, ARRAY(SELECT DISTINCT x FROM unnest(resource_ids) AS x ORDER BY x), starts_at,
+    VALUES (v.venue_id, v_ids, starts_at,
             ends_at, party_size, customer, priority, event_id)
     RETURNING waitlist.entry_id INTO v_id;
     -- Something may be free already (a hold lapsed with nobody watching):
@@ -445,8 +450,9 @@ AS $$
 BEGIN
     PERFORM bookingdb._require_venue(waitlist.venue_id);
     RETURN QUERY
-        SELECT (bookingdb._as_entry(w)).*
+        SELECT e.*
           FROM bookingdb.waitlist w
+         CROSS JOIN LATERAL bookingdb._as_entry(ROW(w.*)::bookingdb.waitlist) AS e
          WHERE w.venue_id = waitlist.venue_id
            AND (include_closed OR w.status IN ('waiting', 'offered'))
          ORDER BY w.status <> 'offered', w.priority DESC, w.created_at, w.entry_id;

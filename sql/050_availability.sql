@@ -44,11 +44,15 @@ $$;
 -- Occupancy of resources over a span, as segments of constant use: a
 -- resource has `units` in use during `seg` (only segments with units > 0).
 -- Built from the active, unlapsed allocations by a sweep over their start
--- (+q) and end (-q) events; exclusive and shared resources alike.
+-- (+q) and end (-q) events; exclusive and shared resources alike. plpgsql
+-- for Citus, as _shared_overlaps (020_validation.sql).
 CREATE FUNCTION bookingdb._occupancy(p_venue_id bigint, p_resource_ids bigint[], p_span tstzrange)
 RETURNS TABLE (resource_id bigint, seg tstzrange, units int)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT s.resource_id, s.seg, s.units
       FROM (SELECT e.resource_id,
                    tstzrange(e.at, lead(e.at) OVER w) AS seg,
@@ -76,7 +80,8 @@ AS $$
                                            (upper(a.blocked), -a.quantity)) AS x(at, delta)
                      GROUP BY a.resource_id, x.at) AS e
             WINDOW w AS (PARTITION BY e.resource_id ORDER BY e.at)) AS s
-     WHERE s.units > 0
+     WHERE s.units > 0;
+END
 $$;
 
 -- Whether each request could be booked now as far as time and capacity go,
@@ -103,12 +108,12 @@ BEGIN
            coalesce(bool_and(r.resource_id IS NOT NULL AND q.qty <= r.sell_limit AND CASE
                WHEN r.capacity = 1 THEN NOT EXISTS (
                    SELECT 1 FROM bookingdb.allocations a
-                    WHERE a.venue_id = r.venue_id AND a.resource_id = r.resource_id
+                    WHERE a.venue_id = v.venue_id AND a.resource_id = r.resource_id
                       AND a.active AND a.exclusive
                       AND a.blocked && tstzrange(q.s - r.buffer_before, q.e + r.buffer_after)
                       AND (a.expires_at IS NULL OR a.expires_at > now())
                       AND a.booking_id IS DISTINCT FROM p_exclude_booking_id)
-               ELSE bookingdb._max_occupancy(r.venue_id, r.resource_id,
+               ELSE bookingdb._max_occupancy(v.venue_id, r.resource_id,
                         tstzrange(q.s - r.buffer_before, q.e + r.buffer_after),
                         p_exclude_booking_id, r.sell_limit, q.qty) + q.qty <= r.sell_limit
            END), false)

@@ -29,18 +29,23 @@ $$;
 -- rows are what a consumer catches up from; NOTIFY serialises the commits of
 -- notifying transactions (a database-wide lock), so it is off by default and
 -- watch() polls. A new booking writes its first feed row itself (_book).
-CREATE FUNCTION bookingdb._feed(o bookingdb.bookings, n bookingdb.bookings, p_action text)
+-- It takes the fields it writes, not the rows: on Citus a trigger on a
+-- shard sees rows of the shard's own type.
+CREATE FUNCTION bookingdb._feed(
+    p_venue_id bigint, p_booking_id bigint, p_old_resource_ids bigint[], p_new_resource_ids bigint[],
+    p_starts_at timestamptz, p_ends_at timestamptz, p_old_status text, p_new_status text,
+    p_action text, p_reference text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
 BEGIN
     INSERT INTO bookingdb.changes
         (venue_id, booking_id, resource_id, starts_at, ends_at, old_status, new_status, action, reference)
-    SELECT n.venue_id, n.booking_id, r, n.starts_at, n.ends_at, o.status, n.status, p_action, n.reference
-      FROM (SELECT DISTINCT x FROM unnest(n.resource_ids || o.resource_ids) AS x) AS t(r)
+    SELECT p_venue_id, p_booking_id, r, p_starts_at, p_ends_at, p_old_status, p_new_status, p_action, p_reference
+      FROM (SELECT DISTINCT x FROM unnest(p_new_resource_ids || p_old_resource_ids) AS x) AS t(r)
      ORDER BY r;
-    IF (SELECT v.notify FROM bookingdb.venues v WHERE v.venue_id = n.venue_id) THEN
-        PERFORM pg_notify('bookingdb_changes', n.venue_id::text);
+    IF (SELECT v.notify FROM bookingdb.venues v WHERE v.venue_id = p_venue_id) THEN
+        PERFORM pg_notify('bookingdb_changes', p_venue_id::text);
     END IF;
 END
 $$;
@@ -78,7 +83,8 @@ BEGIN
             )), '{}'::jsonb),
             bookingdb._actor())
     RETURNING action INTO v_action;
-    PERFORM bookingdb._feed(OLD, NEW, v_action);
+    PERFORM bookingdb._feed(NEW.venue_id, NEW.booking_id, OLD.resource_ids, NEW.resource_ids,
+                            NEW.starts_at, NEW.ends_at, OLD.status, NEW.status, v_action, NEW.reference);
 
     IF (NEW.status, NEW.expires_at) IS DISTINCT FROM (OLD.status, OLD.expires_at) THEN
         UPDATE bookingdb.allocations a

@@ -172,7 +172,7 @@ BEGIN
         -- Bookings whose time starts in the window, by effective status.
         'bookings_by_status', (
             SELECT coalesce(jsonb_object_agg(s.status, s.n), '{}')
-              FROM (SELECT (bookingdb._as_booking(b)).status, count(*) AS n
+              FROM (SELECT (bookingdb._as_booking(ROW(b.*)::bookingdb.bookings)).status, count(*) AS n
                       FROM bookingdb.bookings b
                      WHERE b.venue_id = v.venue_id AND b.starts_at <@ v_window
                      GROUP BY 1) AS s),
