@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 import psycopg
+import sqlparse
 from psycopg import sql
 from yoyo import read_migrations
 from yoyo.backends import get_backend_class
@@ -148,10 +149,19 @@ $$;
 """
 
 
+def execute_script(conn: psycopg.Connection[tuple[object, ...]], code: str) -> None:
+    """Run a file of SQL one statement at a time: Citus forwards some DDL
+    (CREATE TRIGGER on a distributed table) to the workers as the query text
+    it was given, and a worker refuses several commands in one."""
+    for statement in sqlparse.split(code, strip_semicolon=False):
+        if sqlparse.format(statement, strip_comments=True).strip():
+            conn.execute(sql.SQL(statement))
+
+
 def _apply_types(conn: psycopg.Connection[tuple[object, ...]], code: str) -> None:
     conn.execute(f"DROP SCHEMA IF EXISTS {_SCRATCH} CASCADE")
     conn.execute(f"CREATE SCHEMA {_SCRATCH}")
-    conn.execute(sql.SQL(code.replace("bookingdb.", f"{_SCRATCH}.")))
+    execute_script(conn, code.replace("bookingdb.", f"{_SCRATCH}."))
     conn.execute(_SYNC_TYPES)
 
 
@@ -224,13 +234,12 @@ def apply_sql(
     conn: psycopg.Connection[tuple[object, ...]], roles: Roles | None = None
 ) -> list[str]:
     """Drop and re-create everything ``sql/`` defines, in the caller's transaction."""
-    roles = roles or Roles()
-    for setting, name in zip(
-        ("bookingdb.owner_role", "bookingdb.app_role", "bookingdb.readonly_role"),
-        roles.names(),
-        strict=True,
-    ):
-        conn.execute("SELECT set_config(%s, %s, true)", (setting, name))
+    _set_role_names(conn, roles or Roles())
+    citus = _citus_state(conn)
+    if citus is not None:
+        # Objects created in this transaction reach the workers as they are
+        # made, not at the end (Citus propagates them only in sequential mode).
+        conn.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
     conn.execute(_DROP_SQL_OBJECTS)
     applied = []
     for path in sql_files():
@@ -238,9 +247,38 @@ def apply_sql(
         if path.name == TYPES_FILE:
             _apply_types(conn, code)
         else:
-            conn.execute(sql.SQL(code))
+            execute_script(conn, code)
         applied.append(path.name)
+    if citus == "distributed":
+        execute_script(conn, distribute_file().read_text(encoding="utf-8"))
+        applied.append(f"citus/{distribute_file().name}")
     return applied
+
+
+def _set_role_names(conn: psycopg.Connection[tuple[object, ...]], roles: Roles) -> None:
+    """Tell sql/ (090_grants.sql, citus/distribute.sql) the roles' names, for
+    this transaction."""
+    for setting, name in zip(
+        ("bookingdb.owner_role", "bookingdb.app_role", "bookingdb.readonly_role"),
+        roles.names(),
+        strict=True,
+    ):
+        conn.execute("SELECT set_config(%s, %s, true)", (setting, name))
+
+
+def distribute_file() -> Path:
+    return sql_dir() / "citus" / "distribute.sql"
+
+
+def _citus_state(conn: psycopg.Connection[tuple[object, ...]]) -> str | None:
+    """None on plain PostgreSQL; "citus" where the extension is installed,
+    "distributed" once the schema is distributed."""
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone() is None:
+        return None
+    row = conn.execute(
+        "SELECT 1 FROM pg_dist_partition WHERE logicalrelid = to_regclass('bookingdb.venues')"
+    ).fetchone()
+    return "citus" if row is None else "distributed"
 
 
 # A second migrate waits for the first by polling, never inside
@@ -307,6 +345,29 @@ def _recreate_sql_objects(conn: psycopg.Connection[tuple[object, ...]], roles: R
                 raise
             time.sleep(random.uniform(0.05, 0.25))
     raise AssertionError("unreachable")
+
+
+def distribute(dsn: str, roles: Roles | None = None) -> list[str]:
+    """Distribute a migrated database on a Citus coordinator (see
+    sql/citus/distribute.sql): migrate first, then this; idempotent, and
+    migrate repeats it on a distributed database. Returns the tables that
+    are distributed."""
+    roles = roles or Roles()
+    with psycopg.connect(dsn, autocommit=True) as conn, _migrate_lock(conn):
+        if _citus_state(conn) is None:
+            raise RuntimeError(
+                "this database has no citus extension: distribute runs on a Citus coordinator"
+            )
+        if conn.execute("SELECT to_regclass('bookingdb.venues')").fetchone() == (None,):
+            raise RuntimeError("the bookingdb schema is not here: run bookingdb migrate first")
+        with conn.transaction():
+            _set_role_names(conn, roles)
+            execute_script(conn, distribute_file().read_text(encoding="utf-8"))
+        rows = conn.execute(
+            "SELECT logicalrelid::regclass::text FROM pg_dist_partition"
+            " WHERE logicalrelid::regclass::text LIKE 'bookingdb.%' ORDER BY 1"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def migrate(dsn: str, roles: Roles | None = None) -> dict[str, list[str]]:

@@ -82,6 +82,7 @@ PANELS: dict[str, tuple[str, ...]] = {
         "expire-holds",
         "sweep",
         "migrate",
+        "distribute",
         "db",
         "demo",
         "bench",

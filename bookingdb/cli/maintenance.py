@@ -12,6 +12,7 @@ from bookingdb.cli.output import show_violations as _show_violations
 from bookingdb.cli.params import Dsn, InputError, Json, parse_duration
 from bookingdb.config import resolve_dsn
 from bookingdb.migrate import Roles
+from bookingdb.migrate import distribute as _distribute
 from bookingdb.migrate import migrate as _migrate
 
 
@@ -48,6 +49,29 @@ def migrate(
             [("migrations applied", migrations), ("sql files loaded", str(len(applied["sql"])))]
         )
     )
+
+
+def distribute(
+    dsn: Dsn = None,
+    as_json: Json = False,
+    owner_role: Annotated[
+        str, typer.Option("--owner-role", help="Role that owns the schema (as given to migrate).")
+    ] = Roles.owner,
+) -> None:
+    """Distribute a migrated database on a Citus coordinator by venue_id
+    (sql/citus/distribute.sql; see docs/scaling.md).
+
+    Run migrate first; the database may already hold data. Idempotent; later
+    migrates keep the distribution.
+    """
+    try:
+        tables = _distribute(resolve_dsn(dsn), Roles(owner=owner_role))
+    except (ValueError, RuntimeError) as err:
+        raise InputError(str(err)) from err
+    if as_json:
+        print_json({"distributed_tables": tables})
+        return
+    console().print(fields_table([("distributed tables", ", ".join(tables))]))
 
 
 def expire_holds(
@@ -120,6 +144,7 @@ def verify(dsn: Dsn = None, as_json: Json = False) -> None:
 
 def register(app: typer.Typer) -> None:
     command(app, "migrate")(migrate)
+    command(app, "distribute")(distribute)
     command(app, "expire-holds")(expire_holds)
     command(app, "sweep")(sweep)
     command(app, "verify")(verify)
