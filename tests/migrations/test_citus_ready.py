@@ -1,7 +1,7 @@
 """The schema stays ready to be distributed by venue_id (Citus): every table
 carries venue_id, every key includes it, ids are bigint, and the public
 functions take venue_id first. This inspects the catalog of a migrated
-database; no Citus build runs here."""
+database on every server; make test-citus runs the schema on a real cluster."""
 
 from __future__ import annotations
 
