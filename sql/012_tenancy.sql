@@ -47,17 +47,18 @@ AS $$
     SELECT v IS NULL OR coalesce(p_venue_id = ANY (v), false) FROM bookingdb._tenant_venues() AS v
 $$;
 
--- The row filter of the report_* views. A function a view calls runs with
--- the reader's rights, so this one runs as the owner (to read the role
--- bindings) and tells the reader no more than whether it may see a venue.
--- Separate from _reachable, which the public functions call already as the
--- owner: a SET clause costs every call.
-CREATE FUNCTION bookingdb._report_visible(p_venue_id bigint)
-RETURNS boolean
+-- The row filter of the report_* views: the venues the reader may see
+-- (NULL: all). A function a view calls runs with the reader's rights, so
+-- this one runs as the owner (to read the role bindings) and tells the
+-- reader no more than its own binding. The views call it once per query,
+-- not per row: on Citus, a per-row call would run on the shards, where it
+-- may not read the bindings.
+CREATE FUNCTION bookingdb._report_venues()
+RETURNS bigint[]
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, bookingdb, pg_temp
 AS $$
-    SELECT bookingdb._reachable(p_venue_id)
+    SELECT bookingdb._tenant_venues()
 $$;
 
 -- The start of a function that reads the venue's rows without

@@ -151,8 +151,10 @@ BEGIN
             DETAIL = format('max_rows: %s', coalesce(max_rows::text, 'NULL'));
     END IF;
     -- The capacity these holds free is offered to the waitlist (a booking
-    -- that expires a lapsed hold in its way takes the slot instead).
-    PERFORM set_config('bookingdb.offer_on_expiry', 'on', true);
+    -- that expires a lapsed hold in its way takes the slot instead). SET
+    -- LOCAL, not set_config: Citus sends it on to the nodes whose rows this
+    -- changes, where the waitlist trigger reads it.
+    SET LOCAL bookingdb.offer_on_expiry = 'on';
     -- Venue by venue, the longest-lapsed first: each UPDATE touches one
     -- venue's rows (on Citus, one node's; a locking read across shards is
     -- not possible there). SKIP LOCKED: a hold being confirmed or expired
@@ -180,7 +182,7 @@ BEGIN
         v_count := v_count + v_rows;
         EXIT WHEN v_count >= max_rows;
     END LOOP;
-    PERFORM set_config('bookingdb.offer_on_expiry', 'off', true);
+    SET LOCAL bookingdb.offer_on_expiry = 'off';
     RETURN v_count;
 EXCEPTION WHEN lock_not_available THEN
     PERFORM bookingdb._busy();

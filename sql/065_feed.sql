@@ -120,12 +120,12 @@ BEGIN
     -- Unknown venues and codes are ignored: a report must never fail the
     -- caller's error handling.
     IF venue_id IS NULL OR NOT EXISTS (SELECT 1 FROM bookingdb.error_codes() e WHERE e.code = code)
+       OR NOT EXISTS (SELECT 1 FROM bookingdb.venues v WHERE v.venue_id = record_refusal.venue_id)
        OR NOT bookingdb._reachable(venue_id) THEN
         RETURN;
     END IF;
     INSERT INTO bookingdb.refusal_counts AS rc (venue_id, code, hour, refusals)
-    SELECT v.venue_id, code, date_trunc('hour', now()), 1
-      FROM bookingdb.venues v WHERE v.venue_id = record_refusal.venue_id
+    VALUES (venue_id, code, date_trunc('hour', now()), 1)
     ON CONFLICT ON CONSTRAINT refusal_counts_pkey DO UPDATE SET refusals = rc.refusals + 1;
 EXCEPTION WHEN lock_not_available THEN
     PERFORM bookingdb._busy();

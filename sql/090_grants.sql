@@ -111,7 +111,7 @@ BEGIN
         EXECUTE format('GRANT USAGE ON TYPE %s TO %I, %I', obj.name, v_app, v_ro);
     END LOOP;
     -- The report views' row filter (see 012_tenancy.sql).
-    EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._report_visible(bigint) TO %I', v_ro);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._report_venues() TO %I', v_ro);
     FOR obj IN
         SELECT c.oid::regclass AS name
           FROM pg_class c

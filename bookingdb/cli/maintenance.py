@@ -15,13 +15,15 @@ from bookingdb.migrate import Roles
 from bookingdb.migrate import distribute as _distribute
 from bookingdb.migrate import migrate as _migrate
 
+OwnerRole = Annotated[
+    str, typer.Option("--owner-role", help="Role that owns the schema (migrate creates it).")
+]
+
 
 def migrate(
     dsn: Dsn = None,
     as_json: Json = False,
-    owner_role: Annotated[
-        str, typer.Option("--owner-role", help="Role that owns the schema (created if missing).")
-    ] = Roles.owner,
+    owner_role: OwnerRole = Roles.owner,
     app_role: Annotated[
         str, typer.Option("--app-role", help="Role that may only EXECUTE the public functions.")
     ] = Roles.app,
@@ -54,9 +56,7 @@ def migrate(
 def distribute(
     dsn: Dsn = None,
     as_json: Json = False,
-    owner_role: Annotated[
-        str, typer.Option("--owner-role", help="Role that owns the schema (as given to migrate).")
-    ] = Roles.owner,
+    owner_role: OwnerRole = Roles.owner,
 ) -> None:
     """Distribute a migrated database on a Citus coordinator by venue_id
     (sql/citus/distribute.sql; see docs/scaling.md).

@@ -48,11 +48,16 @@ def test_the_wheel_ships_sql_and_migrations_and_migrates_a_database(
     with zipfile.ZipFile(wheel) as archive:
         for folder in ("sql", "migrations"):
             # Compared with the copy it was built from: others may be editing
-            # the working tree while this runs.
-            expected = {p.name: p.read_bytes() for p in sorted((source / folder).glob("*.sql"))}
-            assert sorted(expected) == sorted(p.name for p in (REPO / folder).glob("*.sql"))
+            # the working tree while this runs. sql/citus/ ships too.
+            expected = {
+                p.relative_to(source / folder).as_posix(): p.read_bytes()
+                for p in sorted((source / folder).rglob("*.sql"))
+            }
+            assert sorted(expected) == sorted(
+                p.relative_to(REPO / folder).as_posix() for p in (REPO / folder).rglob("*.sql")
+            )
             shipped = {
-                name.rsplit("/", 1)[1]: archive.read(name)
+                name.removeprefix(f"bookingdb/{folder}/"): archive.read(name)
                 for name in archive.namelist()
                 if name.startswith(f"bookingdb/{folder}/") and name.endswith(".sql")
             }

@@ -92,7 +92,7 @@ def test_internal_functions_are_not_security_definer_except_the_report_filter(
         "SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'bookingdb'::regnamespace"
         " AND p.proname ~ '^_' AND p.prosecdef"
     ).fetchall()
-    assert [r[0] for r in definers] == ["_report_visible"]
+    assert [r[0] for r in definers] == ["_report_venues"]
 
 
 def test_the_app_role_may_execute_every_public_function_and_nothing_else(conn: Conn) -> None:
