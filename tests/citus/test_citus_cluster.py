@@ -21,6 +21,7 @@ from concurrency.racing import assert_refused_only_with, race
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
+from bookingdb import BookingDB
 from bookingdb.migrate import distribute, migrate
 
 pytestmark = pytest.mark.citus
@@ -244,6 +245,33 @@ def test_a_binding_made_with_set_local_reaches_the_venues_node(conn: Conn) -> No
         conn.execute(bind)
         conn.execute("SELECT * FROM bookingdb.list_resources(%s)", (foreign,))
     assert refused.value.sqlstate == "BK007"
+
+
+def test_watch_on_the_coordinator_sees_every_change_of_a_venue_on_either_worker(
+    dsn: str, conn: Conn
+) -> None:
+    """NOTIFY does not cross nodes; watch() polls changes_since, delegated to
+    the venue's node, so a watcher on the coordinator misses nothing."""
+    for venue in _venues_on_each_worker(conn).values():
+        table = _scalar(conn, "SELECT bookingdb.add_resource(%s, 'T1', 1, 1, 4)", (venue,))
+        made = [
+            _scalar(
+                conn,
+                "SELECT id FROM bookingdb.create_booking_atomic(%s, %s::bigint[], %s, %s, 2)",
+                (venue, [table], _slot(h), _slot(h + 1)),
+            )
+            for h in (17, 19, 21)
+        ]
+        conn.execute("SELECT * FROM bookingdb.cancel_booking(%s, %s)", (venue, made[1]))
+        with BookingDB.connect(dsn, max_size=1) as db:
+            seen = list(db.watch(venue, idle_timeout=1.0))
+        assert [(c.booking_id, c.new_status) for c in seen] == [
+            (made[0], "confirmed"),
+            (made[1], "confirmed"),
+            (made[2], "confirmed"),
+            (made[1], "cancelled"),
+        ]
+        assert [c.seq for c in seen] == sorted({c.seq for c in seen})
 
 
 def test_verify_invariants_reads_every_shard(dsn: str, conn: Conn) -> None:
