@@ -23,6 +23,7 @@ of the test itself goes through PgBouncer.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import getpass
 import os
 import pwd
@@ -45,6 +46,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ENV = "BOOKINGDB_TEST_PGBOUNCER"
 # apt-get can take a while on a cold package cache; a hang is a skip, not a stall.
 INSTALL_TIMEOUT = 600.0
+INSTALL_LOCK = Path(tempfile.gettempdir()) / "bookingdb-pgbouncer-install.lock"
 # From starting the process to the first query through it.
 START_TIMEOUT = 30.0
 # PgBouncer keeps protocol-level prepared statements across server
@@ -92,9 +94,12 @@ def _install() -> None:
     if shutil.which("apt-get") is None:
         raise Unavailable("pgbouncer is not installed and this system has no apt-get")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # Wait for dpkg's lock rather than fail on it: another installer (a
+    # parallel test process, cluster.sh) may hold it for a while.
+    wait = ["-o", f"DPkg::Lock::Timeout={INSTALL_TIMEOUT:.0f}"]
     for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"],
+        ["apt-get", *wait, "update", "-qq"],
+        ["apt-get", *wait, "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"],
     ):
         try:
             done = subprocess.run(
@@ -125,7 +130,12 @@ def find() -> Path:
             "pgbouncer is not installed and we are not root to install it "
             "(apt-get install pgbouncer)"
         )
-    _install()
+    # One installer at a time among the test processes; the others find it
+    # installed when they get the lock.
+    with open(INSTALL_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _located() is None:
+            _install()
     found = _located()
     if found is None:
         raise Unavailable("apt-get installed pgbouncer, but no pgbouncer binary was found")
