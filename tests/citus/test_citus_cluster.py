@@ -247,6 +247,39 @@ def test_a_binding_made_with_set_local_reaches_the_venues_node(conn: Conn) -> No
     assert refused.value.sqlstate == "BK007"
 
 
+def test_a_venue_moved_to_the_other_worker_keeps_its_bookings_and_guarantees(
+    conn: Conn,
+) -> None:
+    """Rebalancing moves whole shard groups: move one venue's to the other
+    worker and book on."""
+    venues = _venues_on_each_worker(conn)
+    (source, venue), (target, _other) = sorted(venues.items())
+    table = _scalar(conn, "SELECT bookingdb.add_resource(%s, 'T1', 1, 1, 4)", (venue,))
+    book = "SELECT id FROM bookingdb.create_booking_atomic(%s, %s::bigint[], %s, %s, 2)"
+    first = _scalar(conn, book, (venue, [table], _slot(19), _slot(21)))
+    shard = _scalar(
+        conn, "SELECT get_shard_id_for_distribution_column('bookingdb.venues', %s)", (venue,)
+    )
+    move = (
+        "SELECT citus_move_shard_placement(%s, '127.0.0.1', %s, '127.0.0.1', %s,"
+        " shard_transfer_mode => 'block_writes')"
+    )
+    conn.execute(move, (shard, source, target))
+    try:
+        assert _node_of(conn, venue) == target
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute(book, (venue, [table], _slot(20), _slot(22)))
+        assert refused.value.sqlstate == "BK001"
+        second = _scalar(conn, book, (venue, [table], _slot(22), _slot(23)))
+        assert second != first
+        got = "SELECT status FROM bookingdb.get_booking(%s, %s)"
+        assert _scalar(conn, got, (venue, first)) == "confirmed"
+        assert conn.execute("SELECT * FROM bookingdb.verify_invariants()").fetchall() == []
+    finally:
+        # The tests share this database: leave the placement as it was.
+        conn.execute(move, (shard, target, source))
+
+
 def test_watch_on_the_coordinator_sees_every_change_of_a_venue_on_either_worker(
     dsn: str, conn: Conn
 ) -> None:
