@@ -14,6 +14,17 @@
 -- A venue the caller may not reach is refused exactly like a venue that
 -- does not exist (BK007 'venue not found'), so its existence does not leak.
 
+-- The rule itself: a venue is within reach of a binding (what
+-- _tenant_venues returns) when the caller is unbound (NULL) or the venue is
+-- one of its venues. Pure, so callers that read the binding once (the
+-- report views, list_venues) apply it per row without reading it again.
+CREATE FUNCTION bookingdb._in_reach(p_venue_id bigint, p_reach bigint[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT p_reach IS NULL OR coalesce(p_venue_id = ANY (p_reach), false)
+$$;
+
 -- The venues the caller may reach; NULL when it is not bound.
 CREATE FUNCTION bookingdb._tenant_venues()
 RETURNS bigint[]
@@ -33,7 +44,7 @@ BEGIN
     IF v_setting !~ '^[0-9]{1,18}$' THEN
         RETURN '{}'::bigint[];
     END IF;
-    IF v_roles IS NULL OR v_setting::bigint = ANY (v_roles) THEN
+    IF bookingdb._in_reach(v_setting::bigint, v_roles) THEN
         RETURN ARRAY[v_setting::bigint];
     END IF;
     RETURN '{}'::bigint[];
@@ -44,7 +55,7 @@ CREATE FUNCTION bookingdb._reachable(p_venue_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
-    SELECT v IS NULL OR coalesce(p_venue_id = ANY (v), false) FROM bookingdb._tenant_venues() AS v
+    SELECT bookingdb._in_reach(p_venue_id, bookingdb._tenant_venues())
 $$;
 
 -- The row filter of the report_* views: the venues the reader may see

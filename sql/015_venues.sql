@@ -100,7 +100,7 @@ BEGIN
                (SELECT count(*) FROM bookingdb.resources r WHERE r.venue_id = v.venue_id),
                v.created_at
           FROM bookingdb.venues v
-         WHERE v_reach IS NULL OR v.venue_id = ANY (v_reach)
+         WHERE bookingdb._in_reach(v.venue_id, v_reach)
          ORDER BY v.venue_id;
 END
 $$;

@@ -3,17 +3,18 @@
 -- idempotency keys.
 --
 -- The views belong to the schema owner and read the tables with its rights;
--- each filters on bookingdb._report_venues() (read once, in a CTE), so a reader bound to a
--- venue (by tenant_roles or the bookingdb.venue_id setting, see
--- 012_tenancy.sql) sees that venue's rows only: row-level security on the
--- views. security_barrier keeps a reader's own functions in a WHERE clause
--- from seeing rows before the filter runs.
+-- each reads the reader's binding once (bookingdb._report_venues(), in a
+-- CTE) and filters with bookingdb._in_reach, so a reader bound to a venue
+-- (by tenant_roles or the bookingdb.venue_id setting, see 012_tenancy.sql)
+-- sees that venue's rows only: row-level security on the views.
+-- security_barrier keeps a reader's own functions in a WHERE clause from
+-- seeing rows before the filter runs.
 
 CREATE VIEW bookingdb.report_venues WITH (security_barrier) AS
 WITH seen AS MATERIALIZED (SELECT bookingdb._report_venues() AS ids)
 SELECT v.venue_id, v.name, v.timezone, v.created_at
   FROM bookingdb.venues v, seen
- WHERE seen.ids IS NULL OR v.venue_id = ANY (seen.ids);
+ WHERE bookingdb._in_reach(v.venue_id, seen.ids);
 
 COMMENT ON VIEW bookingdb.report_venues IS
     'Venues the reader may see (all of them for an unbound reader).';
@@ -23,7 +24,7 @@ WITH seen AS MATERIALIZED (SELECT bookingdb._report_venues() AS ids)
 SELECT r.venue_id, r.resource_id, r.name, r.kind, r.capacity, r.sell_limit,
        r.seats_min, r.seats_max, r.zone, r.section, r.row_label, r.seat_number
   FROM bookingdb.resources r, seen
- WHERE seen.ids IS NULL OR r.venue_id = ANY (seen.ids);
+ WHERE bookingdb._in_reach(r.venue_id, seen.ids);
 
 COMMENT ON VIEW bookingdb.report_resources IS
     'Resources of the venues the reader may see.';
@@ -36,7 +37,7 @@ SELECT b.venue_id, b.booking_id, b.reference,
        b.event_id, b.series_id, b.total_cents, b.total_deposit_cents,
        b.created_at, b.updated_at
   FROM bookingdb.bookings b, seen
- WHERE seen.ids IS NULL OR b.venue_id = ANY (seen.ids);
+ WHERE bookingdb._in_reach(b.venue_id, seen.ids);
 
 COMMENT ON VIEW bookingdb.report_bookings IS
     'Bookings of the venues the reader may see, without customer details, tokens, payment references or '
@@ -55,7 +56,7 @@ SELECT b.venue_id,
   FROM bookingdb.bookings b
   JOIN bookingdb.venues v ON v.venue_id = b.venue_id
  CROSS JOIN seen
- WHERE seen.ids IS NULL OR b.venue_id = ANY (seen.ids)
+ WHERE bookingdb._in_reach(b.venue_id, seen.ids)
  GROUP BY b.venue_id, local_day;
 
 COMMENT ON VIEW bookingdb.report_daily IS

@@ -112,6 +112,7 @@ BEGIN
     END LOOP;
     -- The report views' row filter (see 012_tenancy.sql).
     EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._report_venues() TO %I', v_ro);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION bookingdb._in_reach(bigint, bigint[]) TO %I', v_ro);
     FOR obj IN
         SELECT c.oid::regclass AS name
           FROM pg_class c

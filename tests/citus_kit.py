@@ -32,7 +32,10 @@ def coordinator_dsn() -> str | None:
 
 
 def _nodes(coordinator: str) -> list[tuple[str, int]]:
-    """The workers the coordinator's database knows, as (host, port)."""
+    """The coordinator (as its DSN names it), then the workers its database
+    knows, as (host, port)."""
+    params = conninfo_to_dict(coordinator)
+    host, port = str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432)))
     with psycopg.connect(coordinator, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT nodename, nodeport FROM pg_dist_node"
@@ -40,7 +43,7 @@ def _nodes(coordinator: str) -> list[tuple[str, int]]:
         ).fetchall()
     if not rows:
         raise RuntimeError(f"{ENV}: the coordinator at {coordinator} has no workers")
-    return [(str(host), int(port)) for host, port in rows]
+    return [(host, port), *((str(h), int(p)) for h, p in rows)]
 
 
 def _on(dsn: str, **changes: object) -> str:
@@ -50,9 +53,7 @@ def _on(dsn: str, **changes: object) -> str:
 def create_database(coordinator: str, name: str) -> str:
     """Make database ``name`` on the coordinator and every worker, with the
     citus extension and the workers added; return its coordinator DSN."""
-    params = conninfo_to_dict(coordinator)
-    host, port = str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432)))
-    workers = _nodes(coordinator)
+    (host, port), *workers = _nodes(coordinator)
     for node_host, node_port in [(host, port), *workers]:
         maintenance = _on(coordinator, host=node_host, port=node_port)
         with psycopg.connect(maintenance, autocommit=True) as conn:
@@ -73,9 +74,7 @@ def create_database(coordinator: str, name: str) -> str:
 
 
 def drop_database(coordinator: str, name: str) -> None:
-    params = conninfo_to_dict(coordinator)
-    host, port = str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432)))
-    for node_host, node_port in [(host, port), *_nodes(coordinator)]:
+    for node_host, node_port in _nodes(coordinator):
         with psycopg.connect(
             _on(coordinator, host=node_host, port=node_port), autocommit=True
         ) as conn:
